@@ -1,0 +1,249 @@
+import { randomUUID } from "node:crypto";
+import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { getConfig } from "../src/config";
+import { UserNotFoundError } from "./users/errors";
+import { hashPassword } from "./users/password";
+import { createUserStore, type UserChanges, type UserStore } from "./users/store";
+import type { PublicUser, Role, UserPage, UserRecord, UsersHealth } from "./users/types";
+
+export interface UsersSettings extends ServiceSettingSchema {
+	/** Redis of the user store; none = in memory (embedded mode only). */
+	redisUrl?: string;
+	keyPrefix: string;
+}
+
+export interface UsersMethods {
+	createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser>;
+	toPublic(user: UserRecord): PublicUser;
+	clearCache(): Promise<void>;
+}
+
+export interface UsersLocals {
+	store: UserStore;
+}
+
+export interface UsersCreateParams {
+	email: string;
+	name: string;
+	password: string;
+	role?: Role;
+}
+export type UsersRegisterParams = Omit<UsersCreateParams, "role">;
+export interface UsersGetParams {
+	id: string;
+}
+export interface UsersListParams {
+	page: number;
+	pageSize: number;
+	q?: string;
+}
+export interface UsersUpdateParams {
+	id: string;
+	email?: string;
+	name?: string;
+	password?: string;
+	role?: Role;
+}
+export type UsersRemoveParams = UsersGetParams;
+
+/*
+ * Parameter rules shared by several actions. Every schema is `$$strict`: an
+ * unknown field is a 422, never silently dropped.
+ */
+const email = { type: "email", normalize: true, max: 254 } as const;
+const name = {
+	type: "string",
+	trim: true,
+	min: 1,
+	max: 100,
+	// No control characters: names are shown in the PWA and written to logs.
+	pattern: /^[^\u0000-\u001f\u007f]+$/
+} as const;
+const password = { type: "string", min: 8, max: 128 } as const;
+const role = { type: "enum", values: ["user", "admin"] } as const;
+const id = { type: "uuid" } as const;
+
+const config = getConfig();
+
+const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
+	name: "users",
+
+	settings: {
+		$secureSettings: ["redisUrl"],
+		redisUrl: config.redisUrl,
+		keyPrefix: config.redisKeyPrefix
+	},
+
+	actions: {
+		/** Creates a user with any role (internal: REPL, bootstrap); 409 EMAIL_TAKEN if the email exists. */
+		create: {
+			visibility: "public",
+			retryPolicy: { enabled: false },
+			params: { $$strict: true, email, name, password, role: { ...role, optional: true } },
+			handler(ctx: Context<UsersCreateParams>): Promise<PublicUser> {
+				return this.createUser(ctx, ctx.params);
+			}
+		},
+
+		/** Public sign-up: always role `user`; 409 EMAIL_TAKEN if the email exists. */
+		register: {
+			retryPolicy: { enabled: false },
+			params: { $$strict: true, email, name, password },
+			async handler(ctx: Context<UsersRegisterParams>): Promise<PublicUser> {
+				return this.createUser(ctx, { ...ctx.params, role: "user" });
+			}
+		},
+
+		/** One user by id; 404 USER_NOT_FOUND. */
+		get: {
+			cache: { keys: ["id"] },
+			params: { $$strict: true, id },
+			async handler(ctx: Context<UsersGetParams>): Promise<PublicUser> {
+				const user = await this.store.get(ctx.params.id);
+				if (!user) throw new UserNotFoundError(ctx.params.id);
+				return this.toPublic(user);
+			}
+		},
+
+		/** A page of users in creation order, optionally those whose email or name starts with `q`. */
+		list: {
+			cache: { keys: ["page", "pageSize", "q"] },
+			params: {
+				$$strict: true,
+				page: { type: "number", integer: true, min: 1, max: 1_000_000, convert: true, default: 1 },
+				pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, default: 20 },
+				q: { type: "string", trim: true, max: 100, optional: true }
+			},
+			async handler(ctx: Context<UsersListParams>): Promise<UserPage> {
+				const { page, pageSize } = ctx.params;
+				const prefix = ctx.params.q?.toLowerCase() || undefined;
+				const { rows, total } = await this.store.list({
+					offset: (page - 1) * pageSize,
+					limit: pageSize,
+					prefix
+				});
+				return {
+					rows: rows.map(u => this.toPublic(u)),
+					total,
+					page,
+					pageSize,
+					totalPages: Math.ceil(total / pageSize)
+				};
+			}
+		},
+
+		/** Changes name, email, password or role; 404 USER_NOT_FOUND, 409 EMAIL_TAKEN. */
+		update: {
+			retryPolicy: { enabled: false },
+			params: {
+				$$strict: true,
+				id,
+				email: { ...email, optional: true },
+				name: { ...name, optional: true },
+				password: { ...password, optional: true },
+				role: { ...role, optional: true }
+			},
+			async handler(ctx: Context<UsersUpdateParams>): Promise<PublicUser> {
+				const { id: userId, password: newPassword, ...fields } = ctx.params;
+				const changes: UserChanges = { ...fields, updatedAt: new Date().toISOString() };
+				if (newPassword != null) changes.passwordHash = await hashPassword(newPassword);
+				const user = await this.store.update(userId, changes);
+				await this.clearCache();
+				const pub = this.toPublic(user);
+				ctx.emit("user.updated", pub);
+				return pub;
+			}
+		},
+
+		/** Deletes a user; 404 USER_NOT_FOUND. */
+		remove: {
+			retryPolicy: { enabled: false },
+			params: { $$strict: true, id },
+			async handler(ctx: Context<UsersRemoveParams>): Promise<void> {
+				const removed = await this.store.remove(ctx.params.id);
+				if (!removed) throw new UserNotFoundError(ctx.params.id);
+				await this.clearCache();
+				ctx.emit("user.removed", { id: ctx.params.id });
+			}
+		},
+
+		/** How many users are stored. */
+		count: {
+			cache: true,
+			params: { $$strict: true },
+			handler(): Promise<number> {
+				return this.store.count();
+			}
+		},
+
+		/** Store reachability and latency of this node (`status: "down"` when unreachable). */
+		health: {
+			params: { $$strict: true },
+			async handler(): Promise<UsersHealth> {
+				const store: UsersHealth["store"] = {
+					kind: this.store.kind,
+					reachable: true,
+					latencyMs: null
+				};
+				try {
+					store.latencyMs = Math.round((await this.store.ping()) * 100) / 100;
+				} catch {
+					store.reachable = false;
+					store.error = "unreachable";
+				}
+				return { status: store.reachable ? "ok" : "down", nodeID: this.broker.nodeID, store };
+			}
+		}
+	},
+
+	methods: {
+		async createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser> {
+			const user = await this.store.create({
+				id: randomUUID(),
+				email: params.email,
+				name: params.name,
+				role: params.role ?? "user",
+				passwordHash: await hashPassword(params.password),
+				createdAt: new Date().toISOString()
+			});
+			await this.clearCache();
+			const pub = this.toPublic(user);
+			ctx.emit("user.created", pub);
+			return pub;
+		},
+
+		toPublic(user: UserRecord): PublicUser {
+			return {
+				id: user.id,
+				email: user.email,
+				name: user.name,
+				role: user.role,
+				createdAt: user.createdAt,
+				updatedAt: user.updatedAt
+			};
+		},
+
+		/** Cached reads are shared by every node (Redis cacher), so one clean reaches all. */
+		async clearCache(): Promise<void> {
+			await this.broker.cacher?.clean(`${this.name}.**`);
+		}
+	},
+
+	started() {
+		this.store = createUserStore({
+			redisUrl: this.settings.redisUrl,
+			keyPrefix: this.settings.keyPrefix,
+			clustered: this.broker.transit != null,
+			logger: this.logger
+		});
+		if (this.store.kind === "memory") {
+			this.logger.warn("Data is not persisted: users are kept in memory (no REDIS_URL).");
+		}
+	},
+
+	async stopped() {
+		await this.store?.close();
+	}
+};
+
+export default UsersService;

@@ -1,0 +1,78 @@
+import type { Logger } from "moleculer";
+import { MemoryUserStore } from "./memory-store";
+import { RedisUserStore } from "./redis-store";
+import type { Role, UserRecord } from "./types";
+
+export interface NewUser {
+	id: string;
+	email: string;
+	name: string;
+	role: Role;
+	passwordHash: string;
+	/** ISO timestamp, also used for `updatedAt`. */
+	createdAt: string;
+}
+
+export interface UserChanges {
+	email?: string;
+	name?: string;
+	role?: Role;
+	/** A new hash also bumps `tokenVersion`. */
+	passwordHash?: string;
+	updatedAt: string;
+}
+
+export interface ListQuery {
+	offset: number;
+	limit: number;
+	/** Lower-case prefix of the email or the name. */
+	prefix?: string;
+}
+
+export interface ListResult {
+	rows: UserRecord[];
+	total: number;
+}
+
+/**
+ * Where users live. Rows come back as plain objects in creation order; writes
+ * that touch several keys are atomic; email uniqueness is the store's job.
+ */
+export interface UserStore {
+	readonly kind: "redis" | "memory";
+	get(id: string): Promise<UserRecord | null>;
+	findByEmail(email: string): Promise<UserRecord | null>;
+	/** @throws EmailTakenError */
+	create(user: NewUser): Promise<UserRecord>;
+	/** @throws UserNotFoundError, EmailTakenError */
+	update(id: string, changes: UserChanges): Promise<UserRecord>;
+	/** Resolves false when there was no such user. */
+	remove(id: string): Promise<boolean>;
+	list(query: ListQuery): Promise<ListResult>;
+	count(): Promise<number>;
+	/** Round-trip time to the backing store in ms. */
+	ping(): Promise<number>;
+	close(): Promise<void>;
+}
+
+export interface UserStoreOptions {
+	/** Redis URL; without it the store is in memory. */
+	redisUrl?: string;
+	keyPrefix: string;
+	/** True when this node is part of a cluster (it has a transporter). */
+	clustered: boolean;
+	logger: Logger;
+}
+
+/** Picks the store; a clustered node never falls back to memory. */
+export function createUserStore(opts: UserStoreOptions): UserStore {
+	if (opts.redisUrl) return new RedisUserStore(opts.redisUrl, opts.keyPrefix, opts.logger);
+	if (opts.clustered) {
+		throw new Error(
+			"users: this node has a transporter but no REDIS_URL. An in-memory user store " +
+				"would silently diverge from the other nodes; set REDIS_URL (or run without a " +
+				"transporter for the single-process embedded mode)."
+		);
+	}
+	return new MemoryUserStore();
+}

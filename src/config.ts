@@ -1,0 +1,134 @@
+/**
+ * Runtime configuration, parsed once from the environment. Every variable the
+ * project reads is named here and documented in the README; services and
+ * handlers take their values from this object, never from `process.env`.
+ */
+
+export type LogFormat = "json" | "pretty";
+
+export const ALL_SERVICES = ["api", "users", "www"] as const;
+export type ServiceName = (typeof ALL_SERVICES)[number];
+
+export interface AppConfig {
+	nodeEnv: string;
+	production: boolean;
+	/** Services this node runs (`SERVICES`). */
+	services: ServiceName[];
+	namespace: string;
+	nodeID?: string;
+	logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+	logFormat: LogFormat;
+	/** Transporter connection string (`TRANSPORTER`, else `REDIS_URL`); undefined = embedded. */
+	transporter?: string;
+	/** Redis for the user store, cache and rate-limit counters; undefined = in memory. */
+	redisUrl?: string;
+	/** Key prefix of everything this namespace writes to Redis. */
+	redisKeyPrefix: string;
+	port: number;
+	wwwPort: number;
+	metricsPort?: number;
+	/** Whether gateway responses from `users` carry `X-Served-By`. */
+	servedByHeader: boolean;
+	requestTimeoutMs: number;
+	corsOrigins: string[];
+	apiUrl: string;
+}
+
+export class ConfigError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = "ConfigError";
+	}
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+	const value = env[name]?.trim();
+	return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min = 0, max = 2 ** 31): number {
+	const raw = text(env, name);
+	if (raw == null) return fallback;
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value < min || value > max) {
+		throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+	}
+	return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+	const raw = text(env, name)?.toLowerCase();
+	if (raw == null) return fallback;
+	if (["1", "true", "yes", "on"].includes(raw)) return true;
+	if (["0", "false", "no", "off"].includes(raw)) return false;
+	throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function list(env: Env, name: string): string[] | undefined {
+	const raw = text(env, name);
+	return raw?.split(",").map(s => s.trim()).filter(Boolean);
+}
+
+function services(env: Env): ServiceName[] {
+	const names = list(env, "SERVICES");
+	if (!names) return [...ALL_SERVICES];
+	const unknown = names.filter(n => !(ALL_SERVICES as readonly string[]).includes(n));
+	if (unknown.length) {
+		throw new ConfigError(
+			`SERVICES has unknown service(s) ${unknown.join(", ")}; known: ${ALL_SERVICES.join(", ")}`
+		);
+	}
+	return [...new Set(names)] as ServiceName[];
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+	const nodeEnv = text(env, "NODE_ENV") ?? "development";
+	const production = nodeEnv === "production";
+	const redisUrl = text(env, "REDIS_URL");
+	const namespace = text(env, "NAMESPACE") ?? "rncp";
+
+	const logLevel = (text(env, "LOGLEVEL") ?? "info").toLowerCase();
+	if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+		throw new ConfigError(`LOGLEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`);
+	}
+	const logFormat = text(env, "LOG_FORMAT") ?? (production ? "json" : "pretty");
+	if (logFormat !== "json" && logFormat !== "pretty") {
+		throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${logFormat}"`);
+	}
+	if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+		throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
+	}
+	const metricsPort = text(env, "METRICS_PORT");
+
+	return {
+		nodeEnv,
+		production,
+		services: services(env),
+		namespace,
+		nodeID: text(env, "NODEID"),
+		logLevel: logLevel as AppConfig["logLevel"],
+		logFormat,
+		transporter: text(env, "TRANSPORTER") ?? redisUrl,
+		redisUrl,
+		redisKeyPrefix: `${namespace}:`,
+		port: integer(env, "PORT", 3001, 0, 65535),
+		wwwPort: integer(env, "WWW_PORT", 3000, 0, 65535),
+		metricsPort: metricsPort ? integer(env, "METRICS_PORT", 0, 0, 65535) : undefined,
+		servedByHeader: flag(env, "SERVED_BY_HEADER", true),
+		requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 5000, 100, 600_000),
+		corsOrigins: list(env, "CORS_ORIGINS") ?? ["http://localhost:3000"],
+		apiUrl: text(env, "API_URL") ?? "http://localhost:3001"
+	};
+}
+
+let current: AppConfig | undefined;
+
+/** The configuration of this process, parsed on first use. */
+export function getConfig(): AppConfig {
+	current ??= loadConfig();
+	return current;
+}

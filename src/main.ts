@@ -1,0 +1,53 @@
+/* eslint-disable no-console -- the process entry reports start-up failures before any logger exists */
+import { hostname } from "node:os";
+import path from "node:path";
+import { ServiceBroker } from "moleculer";
+import { ConfigError, getConfig } from "./config";
+
+/**
+ * Starts one node: a broker with the services named by `SERVICES` (default:
+ * all of them, the embedded mode). `--repl` opens the Moleculer REPL on it;
+ * `--no-services` makes it a bare member of the cluster (what `npm run repl`
+ * starts). The broker itself handles SIGTERM/SIGINT with a graceful stop.
+ */
+async function main(argv: string[]): Promise<void> {
+	const repl = argv.includes("--repl");
+	const bare = argv.includes("--no-services");
+
+	let config;
+	try {
+		config = getConfig();
+	} catch (err) {
+		if (err instanceof ConfigError) {
+			console.error(`Configuration error: ${err.message}`);
+			process.exit(1);
+		}
+		throw err;
+	}
+
+	const { default: brokerConfig } = await import("../moleculer.config");
+	const broker = new ServiceBroker({
+		...brokerConfig,
+		// A REPL node must not take the nodeID of the node it runs beside.
+		nodeID: bare ? `repl-${hostname()}-${process.pid}` : brokerConfig.nodeID
+	});
+
+	const services = bare ? [] : config.services;
+	for (const name of services) {
+		broker.loadService(require.resolve(path.join(__dirname, "..", "services", `${name}.service`)));
+	}
+
+	try {
+		await broker.start();
+	} catch (err) {
+		broker.logger.fatal(`Node failed to start: ${(err as Error).message}`);
+		await broker.stop().catch(() => undefined);
+		process.exit(1);
+	}
+	if (repl) await broker.repl();
+}
+
+main(process.argv.slice(2)).catch(err => {
+	console.error(err);
+	process.exit(1);
+});
