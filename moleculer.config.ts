@@ -41,7 +41,7 @@ const brokerConfig: BrokerOptions = {
 				type: "Redis",
 				options: {
 					ttl: 60,
-					prefix: `${config.redisKeyPrefix}cache:`,
+					prefix: `${config.redisKeyPrefix}cache`,
 					redis: redisOptionsFromUrl(config.redisUrl)
 				}
 			}

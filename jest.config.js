@@ -1,0 +1,17 @@
+/** @type {import("jest").Config} */
+const base = {
+	preset: "ts-jest",
+	testEnvironment: "node",
+	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", isolatedModules: true }] }
+};
+
+/** @type {import("jest").Config} */
+module.exports = {
+	globalSetup: "<rootDir>/test/support/global-setup.ts",
+	globalTeardown: "<rootDir>/test/support/global-teardown.ts",
+	projects: [
+		{ ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
+		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], testTimeout: 30000 },
+		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], testTimeout: 120000 }
+	]
+};
