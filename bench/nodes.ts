@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import path from "node:path";
+import { PROJECT_ROOT as ROOT } from "../src/paths";
+
+export { ROOT };
+
+/** The entry `npm start` runs. */
+export const MAIN = path.join(ROOT, "dist", "src", "main.js");
+export const BARE = path.join(ROOT, "dist", "bench", "bare-server.js");
+export const RESULTS_DIR = path.join(ROOT, "bench", "results");
+export const LOG_DIR = path.join(RESULTS_DIR, "logs");
+
+export interface Proc {
+	/** Short label in tables: `gateway`, `users`, `bare`… */
+	label: string;
+	pid: number;
+	child: ChildProcess;
+	logFile: string;
+	startedAt: number;
+	exited: Promise<number | null>;
+	stop(): Promise<void>;
+}
+
+const running = new Set<Proc>();
+
+/**
+ * Spawns a process whose output goes straight to a log file (a pipe read by the
+ * bench would cost the bench CPU and memory under an access log at full load).
+ */
+export function spawnProc(label: string, file: string, env: Record<string, string | undefined>): Proc {
+	mkdirSync(LOG_DIR, { recursive: true });
+	const logFile = path.join(LOG_DIR, `${label}-${Date.now()}.log`);
+	const fd = openSync(logFile, "w");
+	const startedAt = performance.now();
+	const child = spawn(process.execPath, [file], {
+		cwd: ROOT,
+		env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+		stdio: ["ignore", fd, fd]
+	});
+	closeSync(fd);
+	const exited = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
+	const proc: Proc = {
+		label,
+		pid: child.pid ?? -1,
+		child,
+		logFile,
+		startedAt,
+		exited,
+		async stop() {
+			running.delete(proc);
+			if (child.exitCode !== null || child.signalCode !== null) return;
+			child.kill("SIGTERM");
+			const timer = setTimeout(() => child.kill("SIGKILL"), 12_000);
+			await exited;
+			clearTimeout(timer);
+		}
+	};
+	running.add(proc);
+	return proc;
+}
+
+/** Starts one node the way the README does: `SERVICES=… node dist/src/main.js`. */
+export function startNode(label: string, env: Record<string, string | undefined>): Proc {
+	return spawnProc(label, MAIN, env);
+}
+
+/** Stops every process this bench started and has not stopped yet (only those, by pid). */
+export async function stopAll(): Promise<void> {
+	await Promise.all([...running].map(p => p.stop()));
+}
