@@ -121,11 +121,13 @@ export async function runOnce(target: Target, seconds: number, opts: LoadOptions
 }
 
 /**
- * Runs every target for `rounds` rounds, interleaved (the order rotates each
- * round so none always runs first), after a warm-up run of each. The first
- * target is the reference (the bare server): each other target's ratio is
- * taken per round, against the reference's run of that same round, so slow
- * phases of a shared machine hit both sides of a ratio.
+ * Loads the reference (`targets[0]`, the bare server) and each other target in
+ * adjacent pairs, `rounds` times, after a warm-up run of each. Within a round
+ * the targets' order rotates and each pair alternates which side runs first,
+ * so neither side is systematically the one after a switch. A target's ratio
+ * is taken per pair, against the reference run right beside it: the load
+ * other users put on a shared machine changes within seconds, and a ratio of
+ * two runs a few seconds apart cancels most of it, where absolute req/s do not.
  */
 export async function runInterleaved(
 	targets: Target[],
@@ -135,16 +137,23 @@ export async function runInterleaved(
 	for (const target of targets) {
 		if (opts.warmupSeconds > 0) await runOnce(target, opts.warmupSeconds, opts);
 	}
-	const rounds = targets.map(() => [] as RoundResult[]);
+	const [reference, ...others] = targets;
+	const runs = targets.map(() => [] as RoundResult[]);
+	const pairedReference = others.map(() => [] as RoundResult[]);
 	for (let round = 0; round < opts.rounds; round++) {
-		for (let k = 0; k < targets.length; k++) {
-			const i = (k + round) % targets.length;
-			const r = await runOnce(targets[i], opts.seconds, opts);
-			rounds[i].push(r);
-			onRound?.(round, targets[i].name, r);
+		for (let k = 0; k < others.length; k++) {
+			const i = (k + round) % others.length;
+			const referenceFirst = (round + k) % 2 === 0;
+			const order: [Target, number][] = referenceFirst ? [[reference, 0], [others[i], i + 1]] : [[others[i], i + 1], [reference, 0]];
+			for (const [target, index] of order) {
+				const r = await runOnce(target, opts.seconds, opts);
+				runs[index].push(r);
+				if (index === 0) pairedReference[i].push(r);
+				onRound?.(round, target.name, r);
+			}
 		}
 	}
-	return targets.map((target, i) => summarize(target, rounds[i], i === 0 ? null : rounds[0]));
+	return targets.map((target, i) => summarize(target, runs[i], i === 0 ? null : pairedReference[i - 1]));
 }
 
 export function summarize(target: Target, rounds: RoundResult[], reference: RoundResult[] | null): TargetResult {

@@ -66,7 +66,7 @@ function parseArgs(argv: string[]): Settings {
 		return { name, env };
 	});
 	const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 5));
-	const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 5));
+	const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 	return {
 		quick,
 		only: new Set((only.length ? only : SCENARIOS) as ScenarioName[]),
