@@ -2,7 +2,7 @@
 const base = {
 	preset: "ts-jest",
 	testEnvironment: "node",
-	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", isolatedModules: true }] }
+	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] }
 };
 
 /** @type {import("jest").Config} */

@@ -57,6 +57,7 @@ const name = {
 	min: 1,
 	max: 100,
 	// No control characters: names are shown in the PWA and written to logs.
+	// eslint-disable-next-line no-control-regex
 	pattern: /^[^\u0000-\u001f\u007f]+$/
 } as const;
 const password = { type: "string", min: 8, max: 128 } as const;

@@ -1,5 +1,3 @@
-import { Errors } from "moleculer";
-
 /** The error body of every gateway answer: moleculer-web's shape. */
 export interface ErrorBody {
 	name: string;
@@ -52,10 +50,11 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 	}
 	const e = err as Error & { code?: unknown; type?: unknown; status?: unknown; data?: unknown };
 	const bodyError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;
-	if (bodyError && !(err instanceof Errors.MoleculerError)) return { ...bodyError };
+	if (bodyError) return { ...bodyError };
 
 	const type = typeof e.type === "string" ? e.type : "";
-	if (UNAVAILABLE.has(type)) {
+	// moleculer-web's own ServiceUnavailableError carries no type.
+	if (UNAVAILABLE.has(type) || (e.code === 503 && !type)) {
 		return {
 			name: "ServiceUnavailableError",
 			message: type === "STORE_UNAVAILABLE" ? e.message : "Service unavailable",
