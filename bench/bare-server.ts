@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a bench helper process reports its port on stdout */
 import { createServer } from "node:http";
 import { hashPassword } from "../services/users/password";
 
@@ -29,7 +28,9 @@ const server = createServer((req, res) => {
 		req.on("end", () => {
 			let password = "";
 			try {
-				password = String((JSON.parse(Buffer.concat(chunks).toString("utf8")) as { password?: unknown }).password ?? "");
+				password = String(
+					(JSON.parse(Buffer.concat(chunks).toString("utf8")) as { password?: unknown }).password ?? ""
+				);
 			} catch {
 				send(res, 400, Buffer.from("{}"));
 				return;

@@ -144,7 +144,15 @@ export async function runInterleaved(
 		for (let k = 0; k < others.length; k++) {
 			const i = (k + round) % others.length;
 			const referenceFirst = (round + k) % 2 === 0;
-			const order: [Target, number][] = referenceFirst ? [[reference, 0], [others[i], i + 1]] : [[others[i], i + 1], [reference, 0]];
+			const order: [Target, number][] = referenceFirst
+				? [
+						[reference, 0],
+						[others[i], i + 1]
+					]
+				: [
+						[others[i], i + 1],
+						[reference, 0]
+					];
 			for (const [target, index] of order) {
 				const r = await runOnce(target, opts.seconds, opts);
 				runs[index].push(r);
@@ -171,9 +179,7 @@ export function summarize(target: Target, rounds: RoundResult[], reference: Roun
 		p50: median(rounds.map(r => r.p50)),
 		p99: median(rounds.map(r => r.p99)),
 		p99Max: Math.max(...rounds.map(r => r.p99)),
-		ratio: ratios.length
-			? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) }
-			: null,
+		ratio: ratios.length ? { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) } : null,
 		errors: rounds.reduce((n, r) => n + r.errors, 0),
 		cpuMicrosPerRequest: cpu,
 		peakRssBytes: rss

@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- the bench reports on stdout */
 import type { LoadOptions, TargetResult } from "./load";
 
 export interface ScenarioResult {
@@ -44,13 +43,28 @@ function num(n: number, digits = 0): string {
 
 function pad(cells: string[][]): string[] {
 	const widths = cells[0].map((_, c) => Math.max(...cells.map(row => row[c].length)));
-	return cells.map(row => row.map((cell, c) => (c === 0 || c === 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ").trimEnd());
+	return cells.map(row =>
+		row
+			.map((cell, c) => (c === 0 || c === 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+			.join("  ")
+			.trimEnd()
+	);
 }
 
 /** The results table, one row per target of each scenario, then start-to-ready per node kind. */
 export function tableLines(report: BenchReport): string[] {
 	const rows: string[][] = [
-		["scenario", "target", "req/s", "×bare (min–max)", "p50 ms", "p99 ms", "errors", "CPU µs/req per process", "peak RSS MB per process"]
+		[
+			"scenario",
+			"target",
+			"req/s",
+			"×bare (min–max)",
+			"p50 ms",
+			"p99 ms",
+			"errors",
+			"CPU µs/req per process",
+			"peak RSS MB per process"
+		]
 	];
 	for (const s of report.scenarios) {
 		for (const t of s.targets) {
@@ -62,8 +76,12 @@ export function tableLines(report: BenchReport): string[] {
 				num(t.p50, 1),
 				num(t.p99, 1),
 				String(t.errors),
-				Object.entries(t.cpuMicrosPerRequest).map(([k, v]) => `${k} ${num(v)}`).join(", "),
-				Object.entries(t.peakRssBytes).map(([k, v]) => `${k} ${mb(v)}`).join(", ")
+				Object.entries(t.cpuMicrosPerRequest)
+					.map(([k, v]) => `${k} ${num(v)}`)
+					.join(", "),
+				Object.entries(t.peakRssBytes)
+					.map(([k, v]) => `${k} ${mb(v)}`)
+					.join(", ")
 			]);
 		}
 	}
@@ -107,10 +125,18 @@ export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const cluster = find(report, "cluster: GET /users/:id", "cluster");
 	goals.push(
 		cluster?.ratio
-			? goal("cluster, all security on: ≥ 0.30× bare", cluster.ratio.median >= 0.3, `${cluster.ratio.median.toFixed(2)}× (rounds ${cluster.ratio.min.toFixed(2)}–${cluster.ratio.max.toFixed(2)})`)
+			? goal(
+					"cluster, all security on: ≥ 0.30× bare",
+					cluster.ratio.median >= 0.3,
+					`${cluster.ratio.median.toFixed(2)}× (rounds ${cluster.ratio.min.toFixed(2)}–${cluster.ratio.max.toFixed(2)})`
+				)
 			: goal("cluster, all security on: ≥ 0.30× bare", null, NOT_RUN),
 		cluster
-			? goal("cluster p99 ≤ 25 ms at 50 connections", cluster.p99 <= 25, `median p99 ${cluster.p99.toFixed(1)} ms (worst round ${cluster.p99Max.toFixed(1)} ms)`)
+			? goal(
+					"cluster p99 ≤ 25 ms at 50 connections",
+					cluster.p99 <= 25,
+					`median p99 ${cluster.p99.toFixed(1)} ms (worst round ${cluster.p99Max.toFixed(1)} ms)`
+				)
 			: goal("cluster p99 ≤ 25 ms at 50 connections", null, NOT_RUN),
 		cluster
 			? goal("cluster: zero errors", cluster.errors === 0, `${cluster.errors} errors`)
@@ -119,7 +145,11 @@ export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const embedded = find(report, "embedded", "embedded");
 	goals.push(
 		embedded?.ratio
-			? goal("embedded default ≥ 0.55× bare", embedded.ratio.median >= 0.55, `${embedded.ratio.median.toFixed(2)}× (rounds ${embedded.ratio.min.toFixed(2)}–${embedded.ratio.max.toFixed(2)})`)
+			? goal(
+					"embedded default ≥ 0.55× bare",
+					embedded.ratio.median >= 0.55,
+					`${embedded.ratio.median.toFixed(2)}× (rounds ${embedded.ratio.min.toFixed(2)}–${embedded.ratio.max.toFixed(2)})`
+				)
 			: goal("embedded default ≥ 0.55× bare", null, NOT_RUN)
 	);
 	const list = report.scenarios.find(s => s.scenario.startsWith("cluster: GET /users?page"));
@@ -127,7 +157,13 @@ export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const listGoal = `list page at ${bigUsers.toLocaleString("en")} users ≤ 1.5× its time at 1,000`;
 	if (pages && pages.length === 2) {
 		const ratio = pages[1].medianMs / pages[0].medianMs;
-		goals.push(goal(listGoal, ratio <= 1.5, `${ratio.toFixed(2)}× (uncached page ${pages[0].medianMs.toFixed(2)} → ${pages[1].medianMs.toFixed(2)} ms)`));
+		goals.push(
+			goal(
+				listGoal,
+				ratio <= 1.5,
+				`${ratio.toFixed(2)}× (uncached page ${pages[0].medianMs.toFixed(2)} → ${pages[1].medianMs.toFixed(2)} ms)`
+			)
+		);
 	} else goals.push(goal(listGoal, null, NOT_RUN));
 
 	// Peak RSS under load of every gateway and users process, in every load scenario.
@@ -145,18 +181,29 @@ export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const gw = peak(/^gateway$/);
 	const users = peak(/^users\d*$/);
 	goals.push(
-		Number.isFinite(gw) ? goal("peak RSS under load: gateway ≤ 200 MB", gw <= 200 * MB, `${mb(gw)} MB`) : goal("peak RSS under load: gateway ≤ 200 MB", null, NOT_RUN),
-		Number.isFinite(users) ? goal("peak RSS under load: users node ≤ 150 MB", users <= 150 * MB, `${mb(users)} MB`) : goal("peak RSS under load: users node ≤ 150 MB", null, NOT_RUN)
+		Number.isFinite(gw)
+			? goal("peak RSS under load: gateway ≤ 200 MB", gw <= 200 * MB, `${mb(gw)} MB`)
+			: goal("peak RSS under load: gateway ≤ 200 MB", null, NOT_RUN),
+		Number.isFinite(users)
+			? goal("peak RSS under load: users node ≤ 150 MB", users <= 150 * MB, `${mb(users)} MB`)
+			: goal("peak RSS under load: users node ≤ 150 MB", null, NOT_RUN)
 	);
 	if (report.ready.length) {
 		const idle = Math.max(...report.ready.flatMap(r => r.idleRssBytes));
 		const worst = report.ready.reduce((a, r) => (Math.max(...r.ms) > Math.max(...a.ms) ? r : a));
 		goals.push(
 			goal("idle RSS ≤ 100 MB (every node kind)", idle <= 100 * MB, `max ${mb(idle)} MB`),
-			goal("a node is ready ≤ 2 s after start", Math.max(...worst.ms) <= 2000, `slowest: ${worst.kind} ${Math.max(...worst.ms).toFixed(0)} ms`)
+			goal(
+				"a node is ready ≤ 2 s after start",
+				Math.max(...worst.ms) <= 2000,
+				`slowest: ${worst.kind} ${Math.max(...worst.ms).toFixed(0)} ms`
+			)
 		);
 	} else {
-		goals.push(goal("idle RSS ≤ 100 MB (every node kind)", null, NOT_RUN), goal("a node is ready ≤ 2 s after start", null, NOT_RUN));
+		goals.push(
+			goal("idle RSS ≤ 100 MB (every node kind)", null, NOT_RUN),
+			goal("a node is ready ≤ 2 s after start", null, NOT_RUN)
+		);
 	}
 	return goals;
 }

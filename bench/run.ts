@@ -1,11 +1,17 @@
-/* eslint-disable no-console -- the bench reports on stdout */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { hashPassword } from "../services/users/password";
 import { http } from "../test/support/node-process";
 import { freePort, startRedisServer, type RedisServer } from "../test/support/redis-server";
-import { evaluateGoals, printGoals, printTable, type BenchReport, type ReadyResult, type ScenarioResult } from "./report";
+import {
+	evaluateGoals,
+	printGoals,
+	printTable,
+	type BenchReport,
+	type ReadyResult,
+	type ScenarioResult
+} from "./report";
 import { median, runInterleaved, type LoadOptions, type Target, type Watched } from "./load";
 import { BARE, RESULTS_DIR, spawnProc, startNode, stopAll, type Proc } from "./nodes";
 import { rssBytes } from "./proc";
@@ -55,14 +61,22 @@ interface Settings {
 function parseArgs(argv: string[]): Settings {
 	const quick = argv.includes("--quick") || process.env.BENCH_QUICK === "1";
 	const value = (flag: string): string[] =>
-		argv.flatMap((a, i) => (a === flag && argv[i + 1] ? [argv[i + 1]] : a.startsWith(`${flag}=`) ? [a.slice(flag.length + 1)] : []));
+		argv.flatMap((a, i) =>
+			a === flag && argv[i + 1] ? [argv[i + 1]] : a.startsWith(`${flag}=`) ? [a.slice(flag.length + 1)] : []
+		);
 	const only = value("--only").flatMap(v => v.split(","));
 	for (const name of only) {
-		if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.join(", ")}`);
+		if (!(SCENARIOS as readonly string[]).includes(name))
+			throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.join(", ")}`);
 	}
 	const variants = value("--variant").map(spec => {
 		const [name, assignments = ""] = spec.split(":");
-		const env = Object.fromEntries(assignments.split(",").filter(Boolean).map(kv => kv.split("=") as [string, string]));
+		const env = Object.fromEntries(
+			assignments
+				.split(",")
+				.filter(Boolean)
+				.map(kv => kv.split("=") as [string, string])
+		);
 		return { name, env };
 	});
 	const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 5));
@@ -72,7 +86,13 @@ function parseArgs(argv: string[]): Settings {
 		only: new Set((only.length ? only : SCENARIOS) as ScenarioName[]),
 		variants,
 		load: { rounds, seconds, warmupSeconds: quick ? 1 : 2, connections: 50, maxRequests: 500_000 },
-		signup: { rounds: quick ? 1 : 3, seconds: quick ? 2 : 5, warmupSeconds: quick ? 0 : 1, connections: 16, maxRequests: 5_000 },
+		signup: {
+			rounds: quick ? 1 : 3,
+			seconds: quick ? 2 : 5,
+			warmupSeconds: quick ? 0 : 1,
+			connections: 16,
+			maxRequests: 5_000
+		},
 		bigUsers: Number(process.env.BENCH_BIG_USERS ?? (quick ? 10_000 : 100_000)),
 		smallUsers: 1_000,
 		probeRounds: quick ? 1 : 3,
@@ -122,7 +142,12 @@ async function getByIdScenario(
 	const bare = await startBare({ get: body });
 	try {
 		const targets: Target[] = [
-			{ name: "bare", url: bare.url, watch: [{ label: "bare", pid: bare.proc.pid }], request: { method: "GET", path: "/users/x" } },
+			{
+				name: "bare",
+				url: bare.url,
+				watch: [{ label: "bare", pid: bare.proc.pid }],
+				request: { method: "GET", path: "/users/x" }
+			},
 			...deployments.map((d, i) => ({
 				name: d.name,
 				url: d.base,
@@ -130,9 +155,18 @@ async function getByIdScenario(
 				request: { method: "GET" as const, path: `/users/${clients[i].user.id}`, headers: clients[i].headers }
 			}))
 		];
-		log(`${name}: ${settings.load.rounds} round(s) of ${settings.load.seconds} s, ${settings.load.connections} connections, body ${Buffer.byteLength(body)} bytes`);
+		log(
+			`${name}: ${settings.load.rounds} round(s) of ${settings.load.seconds} s, ${settings.load.connections} connections, body ${Buffer.byteLength(body)} bytes`
+		);
 		const results = await runInterleaved(targets, settings.load, onRound);
-		return { scenario: `${name}: GET /users/:id`, targets: results, notes: [`response body ${Buffer.byteLength(body)} bytes`, `auth: ${clients[0].token ? "Bearer JWT" : "none in this code base"}`] };
+		return {
+			scenario: `${name}: GET /users/:id`,
+			targets: results,
+			notes: [
+				`response body ${Buffer.byteLength(body)} bytes`,
+				`auth: ${clients[0].token ? "Bearer JWT" : "none in this code base"}`
+			]
+		};
 	} finally {
 		await bare.proc.stop();
 	}
@@ -159,12 +193,16 @@ async function signupScenario(cluster: Deployment, settings: Settings): Promise<
 			{ name: "bare+scrypt", url: bare.url, watch: [{ label: "bare", pid: bare.proc.pid }], request },
 			{ name: cluster.name, url: cluster.base, watch: watch(cluster), request }
 		];
-		log(`signup: ${settings.signup.rounds} round(s) of ${settings.signup.seconds} s, ${settings.signup.connections} connections`);
+		log(
+			`signup: ${settings.signup.rounds} round(s) of ${settings.signup.seconds} s, ${settings.signup.connections} connections`
+		);
 		const results = await runInterleaved(targets, settings.signup, onRound);
 		return {
 			scenario: "cluster: POST /users (sign-up)",
 			targets: results,
-			notes: [`one scrypt hash (N=16384, r=8, p=1) takes ${median(costs).toFixed(0)} ms here, on the libuv pool (${process.env.UV_THREADPOOL_SIZE ?? 4} threads) of a ${cpus().length}-core machine`],
+			notes: [
+				`one scrypt hash (N=16384, r=8, p=1) takes ${median(costs).toFixed(0)} ms here, on the libuv pool (${process.env.UV_THREADPOOL_SIZE ?? 4} threads) of a ${cpus().length}-core machine`
+			],
 			extra: { scryptMs: median(costs) }
 		};
 	} finally {
@@ -212,7 +250,9 @@ async function listScenario(redis: RedisServer, settings: Settings): Promise<Sce
 			for (let p = 0; p < settings.probePages && p * step < pages[i]; p++) {
 				const page = 1 + p * step;
 				const t = performance.now();
-				const res = await http(`${d.base}/users?page=${page}&pageSize=${pageSize}`, { headers: clients[i].headers });
+				const res = await http(`${d.base}/users?page=${page}&pageSize=${pageSize}`, {
+					headers: clients[i].headers
+				});
 				probe[i].push(performance.now() - t);
 				if (res.status !== 200) throw new Error(`list page ${page} answered ${res.status}`);
 			}
@@ -221,7 +261,12 @@ async function listScenario(redis: RedisServer, settings: Settings): Promise<Sce
 
 	try {
 		const targets: Target[] = [
-			{ name: "bare", url: bare.url, watch: [{ label: "bare", pid: bare.proc.pid }], request: { method: "GET", path: `/users?page=1&pageSize=${pageSize}` } },
+			{
+				name: "bare",
+				url: bare.url,
+				watch: [{ label: "bare", pid: bare.proc.pid }],
+				request: { method: "GET", path: `/users?page=1&pageSize=${pageSize}` }
+			},
 			...deployments.map((d, i) => ({
 				name: d.name,
 				url: d.base,
@@ -243,7 +288,13 @@ async function listScenario(redis: RedisServer, settings: Settings): Promise<Sce
 				`uncached page read, median of ${probe[0].length} and ${probe[1].length} sequential reads: ${sizes.map((s, i) => `${s} users ${median(probe[i]).toFixed(2)} ms`).join(", ")}`,
 				"load rows: random pages, mostly answered from the read cache"
 			],
-			extra: { uncachedPageMs: sizes.map((users, i) => ({ users, medianMs: median(probe[i]), samples: probe[i].length })) }
+			extra: {
+				uncachedPageMs: sizes.map((users, i) => ({
+					users,
+					medianMs: median(probe[i]),
+					samples: probe[i].length
+				}))
+			}
 		};
 	} finally {
 		await bare.proc.stop();
@@ -254,7 +305,7 @@ async function listScenario(redis: RedisServer, settings: Settings): Promise<Sce
 /** Start to ready per node kind; idle RSS of each once ready. */
 async function readyScenario(redis: RedisServer, settings: Settings): Promise<ReadyResult[]> {
 	const results: ReadyResult[] = [];
-	const record = (kind: string, ms: number, proc: Proc) => {
+	const record = (kind: string, ms: number) => {
 		let r = results.find(x => x.kind === kind);
 		if (!r) results.push((r = { kind, ms: [], idleRssBytes: [] }));
 		r.ms.push(ms);
@@ -269,9 +320,14 @@ async function readyScenario(redis: RedisServer, settings: Settings): Promise<Re
 		// Embedded: health 200.
 		{
 			const [port, wwwPort] = [await freePort(), await freePort()];
-			const node = startNode("ready-embedded", { ...productEnv(), NAMESPACE: uniqueName("ready"), PORT: String(port), WWW_PORT: String(wwwPort) });
+			const node = startNode("ready-embedded", {
+				...productEnv(),
+				NAMESPACE: uniqueName("ready"),
+				PORT: String(port),
+				WWW_PORT: String(wwwPort)
+			});
 			const ms = await waitUntil(`http://127.0.0.1:${port}/health`, s => s === 200, node.startedAt);
-			await idle(record("embedded (api,users,www)", ms, node), node);
+			await idle(record("embedded (api,users,www)", ms), node);
 			await node.stop();
 		}
 		// Cluster kinds, each timed while the others run.
@@ -279,25 +335,40 @@ async function readyScenario(redis: RedisServer, settings: Settings): Promise<Re
 		const env = { ...productEnv(), NAMESPACE: namespace, REDIS_URL: redis.url };
 		const port = await freePort();
 		const users1 = startNode("ready-users", { ...env, SERVICES: "users", NODEID: `u1-${rep}` });
-		const gateway = startNode("ready-gateway", { ...env, SERVICES: "api", NODEID: `gw-${rep}`, PORT: String(port) });
+		const gateway = startNode("ready-gateway", {
+			...env,
+			SERVICES: "api",
+			NODEID: `gw-${rep}`,
+			PORT: String(port)
+		});
 		const base = `http://127.0.0.1:${port}`;
 		const instances = (n: number) => (s: number, b: unknown) =>
 			s === 200 && (b as { checks?: { users?: { instances?: number } } }).checks?.users?.instances === n;
 		await waitUntil(`${base}/health`, instances(1), gateway.startedAt);
 		// Gateway: a new one joins a cluster whose users node runs.
 		const port2 = await freePort();
-		const gateway2 = startNode("ready-gateway", { ...env, SERVICES: "api", NODEID: `gw2-${rep}`, PORT: String(port2) });
+		const gateway2 = startNode("ready-gateway", {
+			...env,
+			SERVICES: "api",
+			NODEID: `gw2-${rep}`,
+			PORT: String(port2)
+		});
 		const gwMs = await waitUntil(`http://127.0.0.1:${port2}/health`, instances(1), gateway2.startedAt);
-		await idle(record("gateway (api)", gwMs, gateway2), gateway2);
+		await idle(record("gateway (api)", gwMs), gateway2);
 		// Users: a second users node, ready when the gateway counts it.
 		const users2 = startNode("ready-users", { ...env, SERVICES: "users", NODEID: `u2-${rep}` });
 		const usersMs = await waitUntil(`${base}/health`, instances(2), users2.startedAt);
-		await idle(record("users", usersMs, users2), users2);
+		await idle(record("users", usersMs), users2);
 		// www: serves the PWA.
 		const wwwPort = await freePort();
-		const www = startNode("ready-www", { ...env, SERVICES: "www", NODEID: `www-${rep}`, WWW_PORT: String(wwwPort) });
+		const www = startNode("ready-www", {
+			...env,
+			SERVICES: "www",
+			NODEID: `www-${rep}`,
+			WWW_PORT: String(wwwPort)
+		});
 		const wwwMs = await waitUntil(`http://127.0.0.1:${wwwPort}/`, s => s === 200, www.startedAt);
-		await idle(record("www", wwwMs, www), www);
+		await idle(record("www", wwwMs), www);
 		await Promise.all([users1, gateway, gateway2, users2, www].map(p => p.stop()));
 	}
 	return results;
@@ -316,15 +387,29 @@ async function main(): Promise<void> {
 		process.once(signal, () => void stopAll().finally(() => process.exit(130)));
 	}
 
-	log(`${settings.quick ? "quick" : "full"} run; ${cpus().length} cores, load average ${loadavg().map(l => l.toFixed(2)).join(" ")}`);
+	log(
+		`${settings.quick ? "quick" : "full"} run; ${cpus().length} cores, load average ${loadavg()
+			.map(l => l.toFixed(2))
+			.join(" ")}`
+	);
 	const redis = await startRedisServer();
 	redisWatch = { label: "redis", pid: redis.process.pid ?? -1 };
 	log(`private redis-server on ${redis.url}`);
 	const report: BenchReport = {
 		startedAt: new Date(started).toISOString(),
 		quick: settings.quick,
-		machine: { cores: cpus().length, model: cpus()[0]?.model, loadAverageAtStart: loadavg(), node: process.version },
-		settings: { load: settings.load, signup: settings.signup, bigUsers: settings.bigUsers, variants: settings.variants },
+		machine: {
+			cores: cpus().length,
+			model: cpus()[0]?.model,
+			loadAverageAtStart: loadavg(),
+			node: process.version
+		},
+		settings: {
+			load: settings.load,
+			signup: settings.signup,
+			bigUsers: settings.bigUsers,
+			variants: settings.variants
+		},
 		scenarios: [],
 		ready: [],
 		goals: []
@@ -348,7 +433,8 @@ async function main(): Promise<void> {
 			const deployments = [await startCluster("cluster", redis.url)];
 			for (const v of settings.variants) deployments.push(await startCluster(v.name, redis.url, v.env));
 			try {
-				if (settings.only.has("cluster")) report.scenarios.push(await getByIdScenario("cluster", deployments, settings));
+				if (settings.only.has("cluster"))
+					report.scenarios.push(await getByIdScenario("cluster", deployments, settings));
 				if (settings.only.has("signup")) report.scenarios.push(await signupScenario(deployments[0], settings));
 			} finally {
 				await Promise.all(deployments.map(d => d.stop()));
@@ -371,7 +457,10 @@ async function main(): Promise<void> {
 	console.log("");
 	printGoals(report.goals);
 	mkdirSync(RESULTS_DIR, { recursive: true });
-	const file = path.join(RESULTS_DIR, `bench-${report.startedAt.replace(/[:.]/g, "-")}${settings.quick ? "-quick" : ""}.json`);
+	const file = path.join(
+		RESULTS_DIR,
+		`bench-${report.startedAt.replace(/[:.]/g, "-")}${settings.quick ? "-quick" : ""}.json`
+	);
 	writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 	writeFileSync(path.join(RESULTS_DIR, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
 	log(`results written to ${path.relative(process.cwd(), file)} (${report.durationSeconds.toFixed(0)} s)`);
