@@ -4,6 +4,7 @@ import ApiGateway, { type ApiSettingsSchema, type IncomingRequest } from "molecu
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { toErrorBody } from "./api/errors";
+import { HttpMetricsMixin } from "./api/http-metrics";
 import type { PublicUser, UsersHealth } from "./users/types";
 
 export interface GatewayHealth {
@@ -46,7 +47,7 @@ const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
 
 const ApiService: ServiceSchema<ApiSettingsSchema> = {
 	name: "api",
-	mixins: [ApiGateway],
+	mixins: [ApiGateway, HttpMetricsMixin],
 
 	settings: {
 		port: config.port,
