@@ -1,6 +1,5 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
-import { redisOptionsFromUrl } from "./src/redis";
 import { ServedByMiddleware } from "./src/served-by";
 import { transporterFromUrl } from "./src/transporter";
 
@@ -34,18 +33,11 @@ const brokerConfig: BrokerOptions = {
 	transporter: config.transporter ? transporterFromUrl(config.transporter) : null,
 	serializer: "JSON",
 
-	// Reads are cached; every write cleans the users cache. With Redis the cache
-	// is shared by all nodes; embedded, a bounded in-process LRU.
-	cacher: config.redisUrl
-		? {
-				type: "Redis",
-				options: {
-					ttl: 60,
-					prefix: `${config.redisKeyPrefix}cache`,
-					redis: redisOptionsFromUrl(config.redisUrl)
-				}
-			}
-		: { type: "MemoryLRU", options: { ttl: 60, max: 5000 } },
+	// Reads are cached in memory on each users node (a Redis cacher in front of
+	// data that is itself in Redis costs a round trip per hit, like the store);
+	// every write cleans the users cache of every node (the users service
+	// broadcasts `cache.clean.users`). Measured in docs/performance.md.
+	cacher: { type: "MemoryLRU", options: { ttl: 60, max: 5000 } },
 
 	requestTimeout: config.requestTimeoutMs,
 	retryPolicy: {

@@ -16,6 +16,19 @@ export interface UsersMethods {
 	createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser>;
 	toPublic(user: UserRecord): PublicUser;
 	clearCache(): Promise<void>;
+	cleanLocalCache(): Promise<void>;
+}
+
+/**
+ * Broadcast by a users node after every write, so that each users node drops
+ * its cached reads (the cacher is an in-memory LRU per node). The name is the
+ * one Moleculer's caching guide uses for this pattern.
+ */
+export const CACHE_CLEAN_EVENT = "cache.clean.users";
+
+export interface CacheCleanPayload {
+	/** The node that wrote (it cleaned its own cache before broadcasting). */
+	nodeID: string;
 }
 
 export interface UsersLocals {
@@ -197,6 +210,22 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		}
 	},
 
+	events: {
+		/** Another users node wrote: drop this node's cached reads. */
+		[CACHE_CLEAN_EVENT]: {
+			handler(ctx: Context<CacheCleanPayload>): Promise<void> | void {
+				if (ctx.params.nodeID !== this.broker.nodeID) return this.cleanLocalCache();
+			}
+		},
+
+		/** Cleans broadcast while this node was cut off are lost: start afresh after a reconnect. */
+		"$transporter.connected": {
+			handler(ctx: Context<{ wasReconnect?: boolean }>): Promise<void> | void {
+				if (ctx.params.wasReconnect) return this.cleanLocalCache();
+			}
+		}
+	},
+
 	methods: {
 		async createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser> {
 			const user = await this.store.create({
@@ -224,8 +253,26 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			};
 		},
 
-		/** Cached reads are shared by every node (Redis cacher), so one clean reaches all. */
+		/**
+		 * Drops the cached reads of this node at once, then of every other users
+		 * node. The broadcast is published before this action's answer, on the
+		 * same transporter connection, so it reaches every other node ahead of
+		 * any request the client sends after that answer: a read through
+		 * another node after a write sees the write (read-your-writes).
+		 */
 		async clearCache(): Promise<void> {
+			await this.cleanLocalCache();
+			if (!this.broker.transit) return;
+			const payload: CacheCleanPayload = { nodeID: this.broker.nodeID };
+			try {
+				await this.broker.broadcast(CACHE_CLEAN_EVENT, payload);
+			} catch (err) {
+				// The write is stored; the other nodes' entries expire with their TTL.
+				this.logger.warn(`Could not broadcast ${CACHE_CLEAN_EVENT}:`, (err as Error).message);
+			}
+		},
+
+		async cleanLocalCache(): Promise<void> {
 			await this.broker.cacher?.clean(`${this.name}.**`);
 		}
 	},

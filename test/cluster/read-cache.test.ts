@@ -1,0 +1,118 @@
+import type { PublicUser, UserPage } from "../../services/users/types";
+import { http, startNode, uniqueNamespace, waitForHealthy, type NodeProcess } from "../support/node-process";
+import { freePort, startRedisServer, waitFor, type RedisServer } from "../support/redis-server";
+
+/**
+ * Each users node caches reads in its own memory (MemoryLRU); a write on one
+ * node must be seen at once through every other node. This file runs its own
+ * Redis (with AOF) because it also stops and restarts it.
+ */
+describe("cluster: per-node read cache over 2 users nodes", () => {
+	let redis: RedisServer;
+	let baseUrl: string;
+	let gateway: NodeProcess;
+	let users: NodeProcess[];
+	const namespace = uniqueNamespace("cache");
+
+	beforeAll(async () => {
+		redis = await startRedisServer({ appendOnly: true });
+		const env = { REDIS_URL: redis.url, NAMESPACE: namespace };
+		const port = await freePort();
+		baseUrl = `http://127.0.0.1:${port}`;
+		gateway = startNode({ services: "api", nodeID: `${namespace}-gw`, env: { ...env, PORT: String(port) } });
+		users = ["u1", "u2"].map(id => startNode({ services: "users", nodeID: `${namespace}-${id}`, env }));
+		await waitForHealthy(baseUrl, 2);
+	}, 60_000);
+
+	afterAll(async () => {
+		await Promise.all([gateway, ...users].map(n => n?.stop()));
+		await redis?.destroy();
+	}, 30_000);
+
+	/** GETs `path` until both users nodes have answered it twice: then both have it cached. */
+	async function warmBothNodes(path: string): Promise<void> {
+		const seen = new Map<string, number>();
+		await waitFor(
+			async () => {
+				const res = await http(`${baseUrl}${path}`);
+				expect(res.status).toBe(200);
+				const node = res.headers.get("x-served-by") as string;
+				seen.set(node, (seen.get(node) ?? 0) + 1);
+				return seen.size === 2 && [...seen.values()].every(n => n >= 2);
+			},
+			{ intervalMs: 0, what: `${path} served twice by each users node` }
+		);
+	}
+
+	/** Reads `path` through each users node (round robin) and resolves every answer. */
+	async function readThroughBoth<T>(path: string): Promise<{ node: string; status: number; body: T }[]> {
+		const answers: { node: string; status: number; body: T }[] = [];
+		for (let i = 0; i < 6; i++) {
+			const res = await http<T>(`${baseUrl}${path}`);
+			answers.push({ node: res.headers.get("x-served-by") as string, status: res.status, body: res.body });
+		}
+		expect(new Set(answers.map(a => a.node)).size).toBe(2);
+		return answers;
+	}
+
+	it("sees a PATCH made through one node at once through the other, both caches warm", async () => {
+		const created = await http<PublicUser>(`${baseUrl}/users`, {
+			method: "POST",
+			json: { email: `cache-${namespace}@example.com`, name: "Before", password: "password123" }
+		});
+		expect(created.status).toBe(201);
+		const id = created.body.id;
+		await warmBothNodes(`/users/${id}`);
+		await warmBothNodes(`/users?page=1&pageSize=100`);
+
+		const renamed = await http<PublicUser>(`${baseUrl}/users/${id}`, { method: "PATCH", json: { name: "After" } });
+		expect(renamed.status).toBe(200);
+
+		for (const answer of await readThroughBoth<PublicUser>(`/users/${id}`)) {
+			expect({ node: answer.node, name: answer.body.name }).toEqual({ node: answer.node, name: "After" });
+		}
+		for (const answer of await readThroughBoth<UserPage>(`/users?page=1&pageSize=100`)) {
+			expect(answer.body.rows.find(u => u.id === id)?.name).toBe("After");
+		}
+	}, 90_000);
+
+	it("answers 404 through both nodes right after a DELETE, both caches warm", async () => {
+		const created = await http<PublicUser>(`${baseUrl}/users`, {
+			method: "POST",
+			json: { email: `gone-${namespace}@example.com`, name: "Gone", password: "password123" }
+		});
+		expect(created.status).toBe(201);
+		await warmBothNodes(`/users/${created.body.id}`);
+
+		expect((await http(`${baseUrl}/users/${created.body.id}`, { method: "DELETE" })).status).toBe(204);
+		for (const answer of await readThroughBoth(`/users/${created.body.id}`)) {
+			expect({ node: answer.node, status: answer.status }).toEqual({ node: answer.node, status: 404 });
+		}
+	}, 90_000);
+
+	it("keeps every node running while Redis restarts, and serves again once it is back", async () => {
+		const created = await http<PublicUser>(`${baseUrl}/users`, {
+			method: "POST",
+			json: { email: `restart-${namespace}@example.com`, name: "Restart", password: "password123" }
+		});
+		expect(created.status).toBe(201);
+
+		await redis.stop();
+		// The gateway's transporter is down: Moleculer refuses the call (BrokerDisconnectedError,
+		// 502 today) or it times out (504); either way an answer, not a crash.
+		const during = await http(`${baseUrl}/users/${created.body.id}`, { signal: AbortSignal.timeout(40_000) });
+		expect([502, 503, 504]).toContain(during.status);
+
+		await redis.restart();
+		await waitForHealthy(baseUrl, 2, 30_000);
+		const after = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`);
+		expect(after.status).toBe(200);
+		expect(after.body).toEqual(created.body);
+		for (const node of [gateway, ...users]) {
+			expect({ node: node.nodeID, exitCode: node.process.exitCode }).toEqual({
+				node: node.nodeID,
+				exitCode: null
+			});
+		}
+	}, 90_000);
+});
