@@ -31,6 +31,12 @@ export interface LoadOptions {
 	connections: number;
 	/** Hard cap on requests per run, whatever the duration. */
 	maxRequests?: number;
+	/**
+	 * Fixed request rate (req/s over all connections) instead of as fast as
+	 * possible: for comparing CPU per request of variants below saturation,
+	 * where a busy shared machine distorts it least.
+	 */
+	rate?: number;
 }
 
 export interface RoundResult {
@@ -90,6 +96,7 @@ export async function runOnce(target: Target, seconds: number, opts: LoadOptions
 		connections: opts.connections,
 		duration: seconds,
 		maxOverallRequests: opts.maxRequests ?? 1_000_000,
+		...(opts.rate ? { overallRate: opts.rate } : {}),
 		timeout: 10,
 		idReplacement: target.request.body?.includes("[<id>]") ?? false,
 		requests: [toRequest(target.request)]

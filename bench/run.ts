@@ -75,7 +75,7 @@ function parseArgs(argv: string[]): Settings {
 			assignments
 				.split(",")
 				.filter(Boolean)
-				.map(kv => kv.split("=") as [string, string])
+				.map(kv => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])
 		);
 		return { name, env };
 	});
@@ -85,7 +85,14 @@ function parseArgs(argv: string[]): Settings {
 		quick,
 		only: new Set((only.length ? only : SCENARIOS) as ScenarioName[]),
 		variants,
-		load: { rounds, seconds, warmupSeconds: quick ? 1 : 2, connections: 50, maxRequests: 500_000 },
+		load: {
+			rounds,
+			seconds,
+			warmupSeconds: quick ? 1 : 2,
+			connections: 50,
+			maxRequests: 500_000,
+			rate: process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined
+		},
 		signup: {
 			rounds: quick ? 1 : 3,
 			seconds: quick ? 2 : 5,
