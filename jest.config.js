@@ -1,6 +1,8 @@
 /** @type {import("jest").Config} */
 const base = {
 	preset: "ts-jest",
+	// In-process gateways read their limits at import: keep them out of the way.
+	setupFiles: ["<rootDir>/test/support/env.ts"],
 	testEnvironment: "node",
 	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] }
 };

@@ -66,12 +66,12 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 		return { name: "GatewayTimeoutError", message: "Upstream service timed out", code: 504, type: "GATEWAY_TIMEOUT" };
 	}
 	const status = typeof e.code === "number" ? e.code : typeof e.status === "number" ? e.status : 500;
-	if (status === 401 && (type === "ERR_NO_TOKEN" || type === "ERR_INVALID_TOKEN")) {
+	if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) {
 		return {
 			name: "UnAuthorizedError",
-			message: type === "ERR_NO_TOKEN" ? "Missing bearer token" : "Invalid or expired token",
+			message: type === "NO_TOKEN" ? "Missing bearer token" : "Invalid or expired token",
 			code: 401,
-			type: type === "ERR_NO_TOKEN" ? "NO_TOKEN" : "INVALID_TOKEN"
+			type
 		};
 	}
 	if (status === 429) {
