@@ -6,9 +6,17 @@ import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingR
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { toErrorBody } from "./api/errors";
-import { accessLog, clientAddressResolver, requireJsonBody, runMiddlewares, type ConnectMiddleware } from "./api/http";
+import {
+	accessLog,
+	clientAddressResolver,
+	rejectUnsafeKeys,
+	requireJsonBody,
+	runMiddlewares,
+	type ConnectMiddleware
+} from "./api/http";
 import { redisRateLimitStore } from "./api/rate-limit-store";
 import { TokenService } from "./api/tokens";
+import { email as emailRule } from "./users/rules";
 import type { Actor } from "./users/policy";
 import type { AuthState, Credentials, PublicUser, UsersHealth } from "./users/types";
 
@@ -165,7 +173,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				path: "/",
 				mappingPolicy: "restrict",
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("login", config.rateLimit.loginMax),
 				aliases: { "POST /auth/login": "api.login" },
 				onAfterCall
@@ -175,7 +183,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				path: "/",
 				mappingPolicy: "restrict",
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("global", config.rateLimit.max),
 				aliases: { "POST /users": "users.register" },
 				onAfterCall
@@ -186,7 +194,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				mappingPolicy: "restrict",
 				authentication: true,
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("global", config.rateLimit.max),
 				aliases: {
 					"GET /auth/me": "api.me",
@@ -280,7 +288,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 		login: {
 			params: {
 				$$strict: true,
-				email: { type: "email", normalize: true, max: 254 },
+				email: emailRule,
 				password: { type: "string", min: 1, max: 128 }
 			},
 			async handler(ctx: Context<ApiLoginParams, GatewayMeta>): Promise<LoginResult> {
