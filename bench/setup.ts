@@ -30,7 +30,6 @@ export function productEnv(extra: Record<string, string | undefined> = {}): Reco
 		RATE_LIMIT_MAX: "1000000000",
 		RATE_LIMIT_WINDOW_MS: "60000",
 		LOGIN_RATE_LIMIT_MAX: "1000000000",
-		ACCESS_LOG: "true",
 		...extra
 	};
 }
