@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { Role } from "../users/types";
 
@@ -20,13 +21,22 @@ export interface SignedToken {
 
 /** HS256 tokens with issuer, audience and expiry, signed with `JWT_SECRET`. */
 export class TokenService {
+	/**
+	 * The secret as a KeyObject, made once: given a string, jsonwebtoken tries
+	 * (and fails) to parse it as a public key, then builds a secret key, on
+	 * every call; that was a tenth of the gateway's CPU per request.
+	 */
+	private readonly key: KeyObject;
+
 	constructor(
-		private readonly secret: string,
+		secret: string,
 		private readonly expiresIn: number
-	) {}
+	) {
+		this.key = createSecretKey(Buffer.from(secret, "utf8"));
+	}
 
 	sign(claims: TokenClaims): SignedToken {
-		const token = jwt.sign({ role: claims.role, ver: claims.ver }, this.secret, {
+		const token = jwt.sign({ role: claims.role, ver: claims.ver }, this.key, {
 			algorithm: ALGORITHM,
 			subject: claims.sub,
 			issuer: ISSUER,
@@ -42,7 +52,7 @@ export class TokenService {
 	 */
 	verify(token: string): TokenClaims | null {
 		try {
-			const payload = jwt.verify(token, this.secret, {
+			const payload = jwt.verify(token, this.key, {
 				algorithms: [ALGORITHM],
 				issuer: ISSUER,
 				audience: AUDIENCE
