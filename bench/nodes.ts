@@ -60,9 +60,14 @@ export function spawnProc(label: string, file: string, env: Record<string, strin
 	return proc;
 }
 
-/** Starts one node the way the README does: `SERVICES=… node dist/src/main.js`. */
+/**
+ * Starts one node the way the README does: `SERVICES=… node dist/src/main.js`.
+ * `BENCH_MAIN` in `env` runs another build instead (a before/after variant:
+ * another commit built elsewhere, loaded in the same rounds).
+ */
 export function startNode(label: string, env: Record<string, string | undefined>): Proc {
-	return spawnProc(label, MAIN, env);
+	const { BENCH_MAIN: main, ...rest } = env;
+	return spawnProc(label, main ?? MAIN, rest);
 }
 
 /** Stops every process this bench started and has not stopped yet (only those, by pid). */

@@ -103,9 +103,15 @@ describe("Grafana dashboard (deploy/grafana/dashboards/rncp-api.json)", () => {
 			json: { email: "metrics@example.test", name: "Metrics", password: "metrics-password" }
 		});
 		expect(signUp.status).toBe(201);
-		await http(`${baseUrl}/users/${signUp.body.id}`);
-		await http(`${baseUrl}/users/${signUp.body.id}`);
-		await http(`${baseUrl}/users/00000000-0000-4000-8000-000000000000`);
+		const login = await http<{ token: string }>(`${baseUrl}/auth/login`, {
+			method: "POST",
+			json: { email: "metrics@example.test", password: "metrics-password" }
+		});
+		expect(login.status).toBe(200);
+		const headers = { authorization: `Bearer ${login.body.token}` };
+		expect((await http(`${baseUrl}/users/${signUp.body.id}`, { headers })).status).toBe(200);
+		expect((await http(`${baseUrl}/users/${signUp.body.id}`, { headers })).status).toBe(200);
+		expect((await http(`${baseUrl}/users/00000000-0000-4000-8000-000000000000`, { headers })).status).toBe(404);
 		await http(`${baseUrl}/no-such-route`);
 		// Process and OS gauges are filled by the first periodic collection.
 		scraped = await waitFor(
