@@ -35,7 +35,9 @@ export function spawnProc(label: string, file: string, env: Record<string, strin
 	const startedAt = performance.now();
 	const child = spawn(process.execPath, [file], {
 		cwd: ROOT,
-		env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+		// NODE_OPTIONS of the bench reaches every process it starts: how runtime
+		// flags (e.g. --max-semi-space-size) are measured.
+		env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: process.env.NODE_OPTIONS, ...env },
 		stdio: ["ignore", fd, fd]
 	});
 	closeSync(fd);
