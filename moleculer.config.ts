@@ -67,6 +67,11 @@ const brokerConfig: BrokerOptions = {
 	tracking: { enabled: true, shutdownTimeout: 10_000 },
 
 	registry: { strategy: "RoundRobin", preferLocal: true },
+	// Moleculer announces a node's services 1 s after the last one started (a
+	// debounce for nodes that register many); ours run one to three, and that
+	// second was half of a users node's start-to-ready time (docs/performance.md).
+	// (An option of Moleculer 0.15 that its TransitOptions typing lacks.)
+	transit: { serviceChangedDebounceTime: 50 } as BrokerOptions["transit"],
 	heartbeatInterval: 5,
 	heartbeatTimeout: 15,
 
