@@ -31,6 +31,11 @@ export interface RedisClientOptions {
 	logger: Logger;
 	/** Queue commands while disconnected (default) or fail them at once. */
 	enableOfflineQueue?: boolean;
+	/**
+	 * Send the commands issued in one event-loop turn as one pipeline (one
+	 * write). Only for clients whose commands need no order between callers.
+	 */
+	enableAutoPipelining?: boolean;
 }
 
 /**
@@ -44,6 +49,7 @@ export function createRedisClient(opts: RedisClientOptions): Redis {
 		connectionName: opts.name,
 		maxRetriesPerRequest: 1,
 		enableOfflineQueue: opts.enableOfflineQueue ?? true,
+		enableAutoPipelining: opts.enableAutoPipelining ?? false,
 		connectTimeout: 2000,
 		retryStrategy: attempt => Math.min(attempt * 100, 2000)
 	});
