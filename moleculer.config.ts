@@ -69,7 +69,10 @@ const brokerConfig: BrokerOptions = {
 	// Graceful stop: a stopping node waits for its in-flight contexts.
 	tracking: { enabled: true, shutdownTimeout: 10_000 },
 
-	registry: { strategy: "RoundRobin", preferLocal: true },
+	// On stop a node first announces it has no services, then waits `stopDelay`
+	// before refusing requests: requests the other nodes sent before they saw the
+	// announcement still arrive and are served (writes are not retried).
+	registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: 500 },
 	heartbeatInterval: 5,
 	heartbeatTimeout: 15,
 

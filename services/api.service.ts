@@ -3,12 +3,17 @@ import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer"
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { isDraining } from "./api/drain";
 import { toErrorBody } from "./api/errors";
+import { idempotent } from "./api/idempotency";
+import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
 import type { PublicUser, UsersHealth } from "./users/types";
 
 export interface GatewayHealth {
 	status: "ok" | "down";
 	nodeID: string;
+	/** Present while this gateway stops: it takes no new connection. */
+	draining?: true;
 	checks: {
 		users: { status: "ok" | "down"; instances: number };
 		store: { status: "ok" | "down" | "unknown"; latencyMs: number | null };
@@ -46,7 +51,7 @@ const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
 
 const ApiService: ServiceSchema<ApiSettingsSchema> = {
 	name: "api",
-	mixins: [ApiGateway],
+	mixins: [ApiGateway, GatewayResilienceMixin],
 
 	settings: {
 		port: config.port,
@@ -68,7 +73,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 					"GET /health": "api.health",
 					"GET /health/live": "api.live",
 					"GET /users/health": "users.health",
-					"POST /users": "users.register",
+					"POST /users": [idempotent(idempotencyStoreOf), "users.register"],
 					"GET /users": "users.list",
 					"GET /users/:id": "users.get",
 					"PATCH /users/:id": "users.update",
@@ -127,7 +132,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 			}
 		},
 
-		/** 200 when a users instance and its store answer; `status: "down"` (503) otherwise. */
+		/** 200 when a users instance and its store answer; `status: "down"` (503) otherwise and while draining. */
 		health: {
 			async handler(ctx: Context): Promise<GatewayHealth> {
 				const instances = this.broker.registry
@@ -137,6 +142,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 					users: { status: instances > 0 ? "ok" : "down", instances },
 					store: { status: "unknown", latencyMs: null }
 				};
+				if (isDraining(this)) return { status: "down", nodeID: this.broker.nodeID, draining: true, checks };
 				if (instances > 0) {
 					try {
 						const users = await ctx.call<UsersHealth, object>("users.health", {}, { timeout: 2000 });
