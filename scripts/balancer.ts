@@ -1,11 +1,17 @@
+import { get } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
 
 /**
  * A round-robin TCP balancer for loopback clusters: what the nginx container
  * is in docker-compose, for machines without Docker (`npm run cluster`) and
  * for the cluster tests. Each client connection is piped to the next backend;
- * a backend that refuses the connection (stopped, draining, not started yet)
- * is skipped, which is safe because nothing has been sent to it yet.
+ * a backend that refuses the connection (stopped, not started yet) is
+ * skipped, which is safe because nothing has been sent to it yet.
+ *
+ * With `health`, backends are also probed over HTTP, as Traefik, HAProxy or a
+ * Kubernetes Service do: one answering anything but 2xx (a gateway draining
+ * answers 503) gets no new connection. If none is healthy, all are used, so
+ * clients still get the gateways' own 503 answers rather than resets.
  */
 export interface Backend {
 	host: string;
@@ -18,6 +24,8 @@ export interface BalancerOptions {
 	backends: Backend[];
 	/** How long one backend may take to accept a connection before the next is tried. */
 	connectTimeoutMs?: number;
+	/** Active health checks: `GET path` every `intervalMs`. */
+	health?: { path: string; intervalMs: number };
 }
 
 export interface Balancer {
@@ -40,6 +48,41 @@ export function startBalancer(opts: BalancerOptions): Promise<Balancer> {
 	const counts: Record<string, number> = {};
 	const sockets = new Set<Socket>();
 	const connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+	/** Backends whose last probe failed, by `host:port`. */
+	const unhealthy = new Set<string>();
+
+	function probe(backend: Backend, path: string, timeoutMs: number): Promise<boolean> {
+		return new Promise(resolve => {
+			const req = get({ host: backend.host, port: backend.port, path, agent: false, timeout: timeoutMs }, res => {
+				res.resume();
+				resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+			});
+			req.once("timeout", () => req.destroy());
+			req.once("error", () => resolve(false));
+		});
+	}
+
+	let probing: NodeJS.Timeout | undefined;
+	let closed = false;
+	if (opts.health) {
+		const { path, intervalMs } = opts.health;
+		const round = async () => {
+			await Promise.all(
+				backends.map(async b => {
+					if (await probe(b, path, Math.max(intervalMs, 1000))) unhealthy.delete(label(b));
+					else unhealthy.add(label(b));
+				})
+			);
+			if (!closed) probing = setTimeout(round, intervalMs);
+		};
+		probing = setTimeout(round, 0);
+	}
+
+	/** The backends that get new connections: the healthy ones, or all if none is. */
+	function candidates(): Backend[] {
+		const healthy = backends.filter(b => !unhealthy.has(label(b)));
+		return healthy.length > 0 ? healthy : backends;
+	}
 
 	function track(socket: Socket): void {
 		sockets.add(socket);
@@ -49,11 +92,12 @@ export function startBalancer(opts: BalancerOptions): Promise<Balancer> {
 	/** Tries the backends in turn, from the round-robin position, each at most once. */
 	function dial(client: Socket, tried = 0): void {
 		if (client.destroyed) return;
-		if (backends.length === 0 || tried >= backends.length) {
+		const pool = candidates();
+		if (pool.length === 0 || tried >= pool.length) {
 			client.destroy();
 			return;
 		}
-		const backend = backends[next++ % backends.length];
+		const backend = pool[next++ % pool.length];
 		const upstream = connect({ host: backend.host, port: backend.port });
 		track(upstream);
 		upstream.setTimeout(connectTimeoutMs);
@@ -103,6 +147,8 @@ export function startBalancer(opts: BalancerOptions): Promise<Balancer> {
 				backends: () => [...backends],
 				connections: () => ({ ...counts }),
 				close() {
+					closed = true;
+					clearTimeout(probing);
 					return new Promise(done => {
 						server.close(() => done());
 						for (const socket of sockets) socket.destroy();

@@ -240,7 +240,8 @@ async function main(): Promise<void> {
 		balancer = await startBalancer({
 			port,
 			host: "127.0.0.1",
-			backends: gatewayPorts.map(p => ({ host: "127.0.0.1", port: p }))
+			backends: gatewayPorts.map(p => ({ host: "127.0.0.1", port: p })),
+			health: { path: "/health", intervalMs: 250 }
 		});
 	} catch (err) {
 		console.error((err as Error).message);

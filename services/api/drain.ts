@@ -1,4 +1,5 @@
 import type { Server, ServerResponse } from "node:http";
+import { Server as NetServer } from "node:net";
 import type { Service } from "moleculer";
 
 /**
@@ -11,13 +12,20 @@ import type { Service } from "moleculer";
  * tracker's wait and then cut keep-alive connections. This helper hooks
  * `stopping`, which runs before the tracker's wait, and:
  *
- * 1. flips readiness: `isDraining()` becomes true (`/health` answers 503);
- * 2. stops listening (`server.close()`): new connections are refused, so a
- *    balancer moves them to another gateway before any byte is sent;
- *    and closes idle keep-alive connections (Node's `close()` does that);
- * 3. answers the requests still in flight with `Connection: close`, so the
- *    clients do not reuse those connections;
- * 4. waits for the in-flight requests to finish, and after `timeoutMs` cuts
+ * 1. flips readiness: `isDraining()` becomes true (`/health` answers 503),
+ *    and keeps serving for `readinessGraceMs`, so balancers that probe
+ *    `/health` stop sending new connections here;
+ * 2. stops listening: new connections are refused, so a balancer moves them
+ *    to another gateway before any byte is sent (closing the listener resets
+ *    connections still in its accept queue: the grace keeps that queue empty
+ *    behind a probing balancer);
+ * 3. answers every request still coming on open connections with
+ *    `Connection: close`, so clients stop reusing them;
+ * 4. leaves idle keep-alive connections to Node's `keepAliveTimeout`, which
+ *    clients know from the `Keep-Alive: timeout=5` header and avoid racing
+ *    (cutting them at once makes a client that is just reusing one fail with
+ *    "other side closed" / ECONNRESET: the cluster tests showed it);
+ * 5. resolves when every connection has ended, and after `timeoutMs` cuts
  *    what is left (`closeAllConnections()`).
  *
  * In-flight requests are Moleculer contexts of the `rest` action, so the
@@ -26,6 +34,8 @@ import type { Service } from "moleculer";
 export interface DrainOptions {
 	/** Upper bound of the whole drain, in ms (the broker's tracking `shutdownTimeout`). */
 	timeoutMs: number;
+	/** How long `/health` answers 503 before the listener closes, in ms. */
+	readinessGraceMs: number;
 }
 
 interface DrainState {
@@ -39,9 +49,10 @@ export function isDraining(service: object): boolean {
 	return states.get(service)?.draining === true;
 }
 
-/** Installs the drain for `service`'s HTTP server; call it from the service's `created` hook. */
-export function drainOnStop(service: Service, server: Server | undefined, opts: DrainOptions): void {
-	if (!server) return;
+/** Installs the drain of `service`'s HTTP server (moleculer-web's `this.server`). */
+export function drainOnStop(service: Service, httpServer: Server | undefined, opts: DrainOptions): void {
+	if (!httpServer) return;
+	const server = httpServer;
 	const state: DrainState = { draining: false };
 	states.set(service, state);
 
@@ -64,14 +75,18 @@ export function drainOnStop(service: Service, server: Server | undefined, opts: 
 			if (!res.headersSent) res.setHeader("Connection", "close");
 		}
 		open.clear();
-		if (!server!.listening) return;
+		if (!server.listening) return;
 
-		service.logger.info("Draining HTTP connections: no new connection is accepted.");
 		const started = Date.now();
-		const closed = new Promise<void>(resolve => server!.close(() => resolve()));
+		service.logger.info(`Draining: /health answers 503; listening stops in ${opts.readinessGraceMs} ms.`);
+		await new Promise(resolve => setTimeout(resolve, opts.readinessGraceMs));
+		service.logger.info("Draining HTTP connections: no new connection is accepted.");
+		// net.Server#close stops listening and resolves when the last connection
+		// has ended; http.Server#close would also cut the idle keep-alive ones.
+		const closed = new Promise<void>(resolve => NetServer.prototype.close.call(server, () => resolve()));
 		const cut = setTimeout(() => {
 			service.logger.warn(`HTTP drain timed out after ${opts.timeoutMs} ms: closing the remaining connections.`);
-			server!.closeAllConnections();
+			server.closeAllConnections();
 		}, opts.timeoutMs);
 		await closed;
 		clearTimeout(cut);

@@ -8,6 +8,13 @@ const config = getConfig();
 
 const stores = new WeakMap<Service, IdempotencyStore>();
 
+/**
+ * How long a stopping gateway answers `/health` 503 while still accepting
+ * connections: several probe periods of a balancer that checks `/health`
+ * (the local cluster balancer probes every 250 ms).
+ */
+const READINESS_GRACE_MS = 1000;
+
 /** The idempotency store of a gateway service, once it has started. */
 export function idempotencyStoreOf(service: Service): IdempotencyStore | undefined {
 	return stores.get(service);
@@ -22,7 +29,10 @@ export function idempotencyStoreOf(service: Service): IdempotencyStore | undefin
 export const GatewayResilienceMixin: Partial<ServiceSchema> = {
 	started(this: Service) {
 		const server = (this as Service & { server?: Server }).server;
-		drainOnStop(this, server, { timeoutMs: this.broker.options.tracking?.shutdownTimeout ?? 10_000 });
+		drainOnStop(this, server, {
+			timeoutMs: this.broker.options.tracking?.shutdownTimeout ?? 10_000,
+			readinessGraceMs: READINESS_GRACE_MS
+		});
 		if (!config.redisUrl && this.broker.transit) {
 			this.logger.warn(
 				"No REDIS_URL: Idempotency-Key answers are kept by this gateway only; other gateways will not replay them."
