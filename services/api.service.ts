@@ -7,6 +7,7 @@ import { isDraining } from "./api/drain";
 import { toErrorBody } from "./api/errors";
 import { idempotent } from "./api/idempotency";
 import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
+import { retryOnlyIdempotent } from "./api/retry";
 import type { PublicUser, UsersHealth } from "./users/types";
 
 export interface GatewayHealth {
@@ -42,6 +43,7 @@ function requestIdOptions(options: CallingOptions, req: IncomingMessage): void {
 	const header = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
 	const candidate = Array.isArray(header) ? header[0] : header;
 	options.requestID = candidate && REQUEST_ID.test(candidate) ? candidate : undefined;
+	retryOnlyIdempotent(options, req);
 }
 
 /** HTTP statuses of successful answers that are not 200. */

@@ -15,7 +15,9 @@ const UNAVAILABLE = new Set([
 	"SERVICE_UNAVAILABLE",
 	"BROKER_DISCONNECTED",
 	"QUEUE_FULL",
-	"STORE_UNAVAILABLE"
+	"STORE_UNAVAILABLE",
+	// The node handling the call left the cluster (killed, crashed) before answering.
+	"REQUEST_REJECTED"
 ]);
 const TIMEOUT = new Set(["REQUEST_TIMEOUT", "REQUEST_SKIPPED"]);
 
