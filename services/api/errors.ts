@@ -1,5 +1,3 @@
-import { Errors } from "moleculer";
-
 /** The error body of every gateway answer: moleculer-web's shape. */
 export interface ErrorBody {
 	name: string;
@@ -56,10 +54,11 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 	}
 	const e = err as Error & { code?: unknown; type?: unknown; status?: unknown; data?: unknown };
 	const bodyError = typeof e.type === "string" ? BODY_ERRORS[e.type] : undefined;
-	if (bodyError && !(err instanceof Errors.MoleculerError)) return { ...bodyError };
+	if (bodyError) return { ...bodyError };
 
 	const type = typeof e.type === "string" ? e.type : "";
-	if (UNAVAILABLE.has(type)) {
+	// moleculer-web's own ServiceUnavailableError carries no type.
+	if (UNAVAILABLE.has(type) || (e.code === 503 && !type)) {
 		return {
 			name: "ServiceUnavailableError",
 			message: type === "STORE_UNAVAILABLE" ? e.message : "Service unavailable",
@@ -71,6 +70,20 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 		return { name: "GatewayTimeoutError", message: "Upstream service timed out", code: 504, type: "GATEWAY_TIMEOUT" };
 	}
 	const status = typeof e.code === "number" ? e.code : typeof e.status === "number" ? e.status : 500;
+	if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) {
+		return {
+			name: "UnAuthorizedError",
+			message: type === "NO_TOKEN" ? "Missing bearer token" : "Invalid or expired token",
+			code: 401,
+			type
+		};
+	}
+	if (status === 429) {
+		return { name: "RateLimitExceeded", message: "Rate limit exceeded", code: 429, type: "RATE_LIMITED" };
+	}
+	if (status === 403 && type === "ORIGIN_NOT_ALLOWED") {
+		return { name: "ForbiddenError", message: "Origin not allowed", code: 403, type };
+	}
 	if (status >= 400 && status < 500) {
 		return { name: e.name, message: e.message, code: status, type: type || "BAD_REQUEST", data: scrubData(e.data) };
 	}

@@ -99,6 +99,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 		await waitFor(
 			async () => {
 				const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+				client.on("error", () => undefined); // refused until the server listens
 				try {
 					await client.connect();
 					return (await client.ping()) === "PONG";
@@ -111,4 +112,14 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 	}
 	await launch();
 	return server;
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: number; type?: string; data?: unknown; name: string }> {
+	try {
+		await promise;
+	} catch (err) {
+		return err as Error & { code?: number; type?: string; data?: unknown };
+	}
+	throw new Error("Expected the promise to reject, but it resolved");
 }
