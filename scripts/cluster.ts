@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a command-line tool: it reports on the terminal */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -193,11 +192,14 @@ async function main(): Promise<void> {
 			console.log(`${spec.name} exited (${signal ?? `code ${code}`})`);
 			// restart: on-failure, as in the compose file
 			if (code !== 0 && restarts < 5) {
-				setTimeout(() => {
-					if (stopping) return;
-					const again = launch(spec, restarts + 1);
-					nodes[nodes.indexOf(node)] = again;
-				}, 1000 * (restarts + 1));
+				setTimeout(
+					() => {
+						if (stopping) return;
+						const again = launch(spec, restarts + 1);
+						nodes[nodes.indexOf(node)] = again;
+					},
+					1000 * (restarts + 1)
+				);
 			}
 		});
 		return node;
@@ -236,7 +238,11 @@ async function main(): Promise<void> {
 	process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
 	try {
-		await waitUntil("the gateways", async () => (await Promise.all(gatewayPorts.map(portAnswers))).every(Boolean), 60_000);
+		await waitUntil(
+			"the gateways",
+			async () => (await Promise.all(gatewayPorts.map(portAnswers))).every(Boolean),
+			60_000
+		);
 		balancer = await startBalancer({
 			port,
 			host: "127.0.0.1",
@@ -255,7 +261,10 @@ async function main(): Promise<void> {
 			`RNCP cluster "${namespace}" is up:`,
 			`  redis                ${redisUrl}${redis ? " (private, AOF on)" : ""}`,
 			`  load balancer        http://localhost:${balancer.port}  ->  ${gatewayPorts.map(p => `:${p}`).join(", ")}`,
-			...nodes.map(n => `  ${n.name.padEnd(20)} SERVICES=${n.services}${n.env.PORT ? ` PORT=${n.env.PORT}` : ""}${n.env.WWW_PORT ? ` WWW_PORT=${n.env.WWW_PORT}` : ""}  pid ${n.child.pid}`),
+			...nodes.map(
+				n =>
+					`  ${n.name.padEnd(20)} SERVICES=${n.services}${n.env.PORT ? ` PORT=${n.env.PORT}` : ""}${n.env.WWW_PORT ? ` WWW_PORT=${n.env.WWW_PORT}` : ""}  pid ${n.child.pid}`
+			),
 			process.env.JWT_SECRET ? "" : "  JWT_SECRET           random for this run (tokens die with the cluster)",
 			"Ctrl-C stops everything.",
 			""

@@ -105,7 +105,9 @@ describe("SIGKILL of one of three users nodes under load", () => {
 			readsAfter: summarize(after),
 			writes: writes.size,
 			writesRetried: [...writes.values()].filter(w => w.statuses.length > 1).length,
-			writeStatuses: [...writes.values()].flatMap(w => w.statuses).reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {}),
+			writeStatuses: [...writes.values()]
+				.flatMap(w => w.statuses)
+				.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {}),
 			stored: stored.body.total
 		});
 

@@ -215,7 +215,6 @@ export function summarize(samples: Sample[]): LatencySummary {
 
 /** Prints a figure line the docs quote (`[figures] …`). */
 export function report(label: string, data: Record<string, unknown>): void {
-	// eslint-disable-next-line no-console
 	console.log(`[figures] ${label} ${JSON.stringify(data)}`);
 }
 
@@ -237,7 +236,12 @@ export async function request(
 }
 
 /** Creates `n` users through `baseUrl`; resolves their ids. */
-export async function seedUsers(baseUrl: string, headers: Record<string, string>, n: number, tag: string): Promise<string[]> {
+export async function seedUsers(
+	baseUrl: string,
+	headers: Record<string, string>,
+	n: number,
+	tag: string
+): Promise<string[]> {
 	const ids: string[] = [];
 	for (let i = 0; i < n; i++) {
 		const res = await http<{ id: string }>(`${baseUrl}/users`, {
