@@ -43,9 +43,9 @@ export interface Gateway {
 	url: string;
 }
 
-export function createCluster(redisUrl: string, namespace: string): Cluster {
+export function createCluster(redisUrl: string, namespace: string, extraEnv: Record<string, string> = {}): Cluster {
 	// One JWT secret for the whole cluster, as compose gives one to every node.
-	const env = clusterEnv(redisUrl, namespace);
+	const env = { ...clusterEnv(redisUrl, namespace), ...extraEnv };
 	const all: NodeProcess[] = [];
 	const cluster: Cluster = {
 		env,
