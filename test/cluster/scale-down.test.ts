@@ -71,9 +71,13 @@ describe("scaling down under load with SIGTERM (3 → 1 users nodes, gateway res
 		await waitFor(() => load.samples.length >= 100, { timeoutMs: 20_000, what: "load on 3 nodes" });
 
 		const exits: Record<string, number | null> = {};
-		const terminate = (node: NodeProcess) => {
+		const stopMs: Record<string, number> = {};
+		const terminate = async (node: NodeProcess) => {
+			const sent = Date.now();
 			node.process.kill("SIGTERM");
-			return exitCode(node);
+			const code = await exitCode(node);
+			stopMs[node.nodeID] = Date.now() - sent;
+			return code;
 		};
 		await phase("u3 stop", async () => (exits.u3 = await terminate(u3)));
 		await phase("u2 stop", async () => (exits.u2 = await terminate(u2)));
@@ -96,6 +100,7 @@ describe("scaling down under load with SIGTERM (3 → 1 users nodes, gateway res
 			created,
 			stored: stored.body.total,
 			exits,
+			stopMs,
 			gatewayBackMs,
 			events,
 			lastPhaseServedBy: [...new Set(lastPhase.map(s => s.servedBy))]
