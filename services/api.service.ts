@@ -3,7 +3,9 @@ import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer"
 import ApiGateway, { type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { toErrorBody } from "./api/errors";
+import { openApiDocument } from "./api/openapi";
 import type { PublicUser, UsersHealth } from "./users/types";
 
 export interface GatewayHealth {
@@ -19,6 +21,13 @@ export interface Hello {
 	message: "Hello world";
 	service: string;
 	nodeID: string;
+}
+
+export type { ClusterView };
+
+export interface ApiLocals {
+	/** `users` requests per serving node, counted by this gateway. */
+	served: RequestCounter;
 }
 
 type GatewayMeta = ServedByMeta & { $statusCode?: number; $location?: string };
@@ -44,7 +53,7 @@ const CREATED = "users.register";
 const NO_CONTENT = "users.remove";
 const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
 
-const ApiService: ServiceSchema<ApiSettingsSchema> = {
+const ApiService: ServiceSchema<ApiSettingsSchema, object, ApiLocals> = {
 	name: "api",
 	mixins: [ApiGateway],
 
@@ -72,11 +81,13 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 					"GET /users": "users.list",
 					"GET /users/:id": "users.get",
 					"PATCH /users/:id": "users.update",
-					"DELETE /users/:id": "users.remove"
+					"DELETE /users/:id": "users.remove",
+					"GET /cluster": "api.cluster",
+					"GET /openapi.json": "api.openapi"
 				},
 
 				onAfterCall(
-					this: Service,
+					this: Service & ApiLocals,
 					ctx: Context<unknown, GatewayMeta>,
 					_route: unknown,
 					req: IncomingRequest,
@@ -84,8 +95,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 					data: unknown
 				) {
 					const action = req.$action.name ?? "";
-					if (action.startsWith("users.") && config.servedByHeader) {
-						res.setHeader("X-Served-By", ctx.meta[SERVED_BY] ?? this.broker.nodeID);
+					if (action.startsWith("users.")) {
+						const servedBy = ctx.meta[SERVED_BY] ?? this.broker.nodeID;
+						this.served.add(servedBy);
+						if (config.servedByHeader) res.setHeader("X-Served-By", servedBy);
 					}
 					if (action === CREATED) {
 						ctx.meta.$statusCode = 201;
@@ -100,14 +113,15 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 			}
 		],
 
-		onError(this: Service, req: IncomingRequest, res: ServerResponse, err: Error) {
+		onError(this: Service & ApiLocals, req: IncomingRequest, res: ServerResponse, err: Error) {
 			const body = toErrorBody(err, config.production);
 			if (body.code >= 500) {
 				this.logger.error(`${req.method} ${req.originalUrl ?? req.url} -> ${body.code}`, err.message);
 			}
 			const meta = req.$ctx?.meta as GatewayMeta | undefined;
-			if (config.servedByHeader && meta?.[SERVED_BY] && req.$action?.name?.startsWith("users.")) {
-				res.setHeader("X-Served-By", meta[SERVED_BY]);
+			if (meta?.[SERVED_BY] && req.$action?.name?.startsWith("users.")) {
+				this.served.add(meta[SERVED_BY]);
+				if (config.servedByHeader) res.setHeader("X-Served-By", meta[SERVED_BY]);
 			}
 			res.setHeader("Content-Type", "application/json; charset=utf-8");
 			res.writeHead(body.code);
@@ -158,7 +172,34 @@ const ApiService: ServiceSchema<ApiSettingsSchema> = {
 			handler(): { status: "ok"; nodeID: string } {
 				return { status: "ok", nodeID: this.broker.nodeID };
 			}
+		},
+
+		/** Every node with its services, load, and the users requests each served (the admin dashboard). */
+		cluster: {
+			params: { $$strict: true },
+			handler(ctx: Context): Promise<ClusterView> {
+				return describeCluster(ctx, this.broker);
+			}
+		},
+
+		/** This gateway's count of users requests per serving node; `api.cluster` sums every gateway's. */
+		requestCounts: {
+			visibility: "public",
+			handler(): Record<string, number> {
+				return this.served.snapshot();
+			}
+		},
+
+		/** The OpenAPI 3.1 description of the routes above. */
+		openapi: {
+			handler(): object {
+				return openApiDocument(ApiService);
+			}
 		}
+	},
+
+	created() {
+		this.served = new RequestCounter();
 	}
 };
 
