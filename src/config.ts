@@ -32,7 +32,30 @@ export interface AppConfig {
 	requestTimeoutMs: number;
 	corsOrigins: string[];
 	apiUrl: string;
+	jwt: {
+		secret: string;
+		/** Token lifetime in seconds (`JWT_EXPIRES_IN`: `3600`, `15m`, `1h`, `7d`). */
+		expiresIn: number;
+	};
+	/** Admin created on start when no user has this email. */
+	admin?: { email: string; password: string };
+	rateLimit: {
+		windowMs: number;
+		/** Requests per client and window on every route but health. */
+		max: number;
+		/** Requests per client and window on `POST /auth/login`. */
+		loginMax: number;
+	};
+	/** `proxy-addr` trust list (`loopback`, `uniquelocal`, CIDRs…); empty = trust no proxy. */
+	trustProxy: string[];
 }
+
+/**
+ * The development signing secret: several local gateways must accept each
+ * other's tokens without setup. Refused in production.
+ */
+export const DEV_JWT_SECRET = "rncp-development-secret-do-not-use-in-production";
+const MIN_SECRET_LENGTH = 32;
 
 export class ConfigError extends Error {
 	constructor(message: string) {
@@ -83,6 +106,27 @@ function services(env: Env): ServiceName[] {
 	return [...new Set(names)] as ServiceName[];
 }
 
+function duration(env: Env, name: string, fallback: number): number {
+	const raw = text(env, name);
+	if (raw == null) return fallback;
+	const m = /^(\d+)\s*(s|m|h|d)?$/.exec(raw);
+	const unit = { s: 1, m: 60, h: 3600, d: 86400 }[(m?.[2] ?? "s") as "s" | "m" | "h" | "d"];
+	const seconds = m ? Number(m[1]) * unit : 0;
+	if (!seconds) throw new ConfigError(`${name} must be a positive duration like 3600, 15m, 1h or 7d, got "${raw}"`);
+	return seconds;
+}
+
+function jwtSecret(env: Env, production: boolean, signs: boolean): string {
+	const secret = text(env, "JWT_SECRET");
+	if (production && signs && (!secret || secret.length < MIN_SECRET_LENGTH || secret === DEV_JWT_SECRET)) {
+		throw new ConfigError(
+			`JWT_SECRET must be set to a random string of at least ${MIN_SECRET_LENGTH} characters in production ` +
+				"(e.g. `openssl rand -base64 48`)"
+		);
+	}
+	return secret ?? DEV_JWT_SECRET;
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -103,11 +147,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
 		throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
 	}
 	const metricsPort = text(env, "METRICS_PORT");
+	const nodeServices = services(env);
+	const adminEmail = text(env, "ADMIN_EMAIL");
+	const adminPassword = env.ADMIN_PASSWORD;
+	if ((adminEmail == null) !== (adminPassword == null || adminPassword === "")) {
+		throw new ConfigError("ADMIN_EMAIL and ADMIN_PASSWORD go together: set both or neither");
+	}
 
 	return {
 		nodeEnv,
 		production,
-		services: services(env),
+		services: nodeServices,
 		namespace,
 		nodeID: text(env, "NODEID"),
 		logLevel: logLevel as AppConfig["logLevel"],
@@ -121,7 +171,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
 		servedByHeader: flag(env, "SERVED_BY_HEADER", true),
 		requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 5000, 100, 600_000),
 		corsOrigins: list(env, "CORS_ORIGINS") ?? ["http://localhost:3000"],
-		apiUrl: text(env, "API_URL") ?? "http://localhost:3001"
+		apiUrl: text(env, "API_URL") ?? "http://localhost:3001",
+		jwt: {
+			secret: jwtSecret(env, production, nodeServices.includes("api")),
+			expiresIn: duration(env, "JWT_EXPIRES_IN", 3600)
+		},
+		admin: adminEmail && adminPassword ? { email: adminEmail, password: adminPassword } : undefined,
+		rateLimit: {
+			windowMs: integer(env, "RATE_LIMIT_WINDOW_MS", 60_000, 1000, 86_400_000),
+			max: integer(env, "RATE_LIMIT_MAX", 300, 1),
+			loginMax: integer(env, "LOGIN_RATE_LIMIT_MAX", 10, 1)
+		},
+		trustProxy: list(env, "TRUST_PROXY") ?? []
 	};
 }
 

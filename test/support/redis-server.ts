@@ -112,3 +112,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 	await launch();
 	return server;
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: number; type?: string; data?: unknown; name: string }> {
+	try {
+		await promise;
+	} catch (err) {
+		return err as Error & { code?: number; type?: string; data?: unknown };
+	}
+	throw new Error("Expected the promise to reject, but it resolved");
+}

@@ -1,5 +1,6 @@
 import { Errors, ServiceBroker, type Context } from "moleculer";
 import UsersService from "../../services/users.service";
+import { rejection, waitFor } from "../support/redis-server";
 import type { PublicUser, UserPage } from "../../services/users/types";
 
 /** An in-process broker with the users service on the in-memory store. */
@@ -11,7 +12,7 @@ function makeBroker() {
 		name: "spy",
 		events: {
 			"user.*"(ctx: Context<unknown>) {
-				events.push({ name: ctx.eventName, payload: ctx.params });
+				events.push({ name: ctx.eventName ?? "", payload: ctx.params });
 			}
 		}
 	});
@@ -45,7 +46,7 @@ describe("users service (in-process, memory store)", () => {
 		});
 
 		it("rejects a role field (strict schema) with 422 and stores nothing", async () => {
-			const err = await broker.call("users.register", { ...alice, role: "admin" }).catch(e => e);
+			const err = await rejection(broker.call("users.register", { ...alice, role: "admin" }));
 			expect(err).toBeInstanceOf(Errors.ValidationError);
 			expect(err.code).toBe(422);
 			expect(err.data).toEqual([expect.objectContaining({ type: "objectStrict", actual: "role" })]);
@@ -54,15 +55,14 @@ describe("users service (in-process, memory store)", () => {
 
 		it("answers 409 EMAIL_TAKEN when the email exists, whatever its case", async () => {
 			await broker.call("users.register", alice);
-			const err = await broker.call("users.register", { ...alice, email: "ALICE@example.com" }).catch(e => e);
+			const err = await rejection(broker.call("users.register", { ...alice, email: "ALICE@example.com" }));
 			expect(err).toMatchObject({ code: 409, type: "EMAIL_TAKEN", name: "EmailTakenError" });
 			expect(await broker.call("users.count")).toBe(1);
 		});
 
 		it("reports every failing field at once", async () => {
-			const err = await broker
-				.call("users.register", { email: "nope", name: "", password: "short" })
-				.catch(e => e);
+			const err = await rejection(broker
+				.call("users.register", { email: "nope", name: "", password: "short" }));
 			expect(err.code).toBe(422);
 			const fields = [...new Set((err.data as { field: string }[]).map(d => d.field))].sort();
 			expect(fields).toEqual(["email", "name", "password"]);
@@ -70,7 +70,7 @@ describe("users service (in-process, memory store)", () => {
 
 		it("emits user.created after the write", async () => {
 			const user = await broker.call<PublicUser, typeof alice>("users.register", alice);
-			await broker.Promise.delay(10);
+			await waitFor(() => events.length > 0);
 			expect(events).toEqual([{ name: "user.created", payload: user }]);
 		});
 	});
@@ -86,12 +86,12 @@ describe("users service (in-process, memory store)", () => {
 		it("returns the user and 404 USER_NOT_FOUND for an unknown id", async () => {
 			const user = await broker.call<PublicUser, typeof alice>("users.register", alice);
 			expect(await broker.call("users.get", { id: user.id })).toEqual(user);
-			const err = await broker.call("users.get", { id: "6f1c1c52-5b6e-4a59-9d43-2f3a2b1c0d9e" }).catch(e => e);
+			const err = await rejection(broker.call("users.get", { id: "6f1c1c52-5b6e-4a59-9d43-2f3a2b1c0d9e" }));
 			expect(err).toMatchObject({ code: 404, type: "USER_NOT_FOUND" });
 		});
 
 		it("answers 422 for an id that is not a UUID", async () => {
-			const err = await broker.call("users.get", { id: "1 OR 1=1" }).catch(e => e);
+			const err = await rejection(broker.call("users.get", { id: "1 OR 1=1" }));
 			expect(err.code).toBe(422);
 		});
 	});
@@ -117,7 +117,7 @@ describe("users service (in-process, memory store)", () => {
 		});
 
 		it("refuses a page size above 100", async () => {
-			const err = await broker.call("users.list", { pageSize: 101 }).catch(e => e);
+			const err = await rejection(broker.call("users.list", { pageSize: 101 }));
 			expect(err.code).toBe(422);
 		});
 	});
@@ -129,7 +129,7 @@ describe("users service (in-process, memory store)", () => {
 			const updated = await broker.call<PublicUser, object>("users.update", { id: user.id, name: "Alicia" });
 			expect(updated.name).toBe("Alicia");
 			expect(await broker.call("users.get", { id: user.id })).toEqual(updated);
-			await broker.Promise.delay(10);
+			await waitFor(() => events.length > 1);
 			expect(events.map(e => e.name)).toEqual(["user.created", "user.updated"]);
 		});
 
@@ -140,7 +140,7 @@ describe("users service (in-process, memory store)", () => {
 				name: "B",
 				password: "password1"
 			});
-			const err = await broker.call("users.update", { id: b.id, email: a.email }).catch(e => e);
+			const err = await rejection(broker.call("users.update", { id: b.id, email: a.email }));
 			expect(err.code).toBe(409);
 			expect(await broker.call("users.get", { id: b.id })).toEqual(b);
 		});
@@ -151,10 +151,10 @@ describe("users service (in-process, memory store)", () => {
 			const user = await broker.call<PublicUser, typeof alice>("users.register", alice);
 			await broker.call("users.get", { id: user.id });
 			await broker.call("users.remove", { id: user.id });
-			const err = await broker.call("users.get", { id: user.id }).catch(e => e);
+			const err = await rejection(broker.call("users.get", { id: user.id }));
 			expect(err.type).toBe("USER_NOT_FOUND");
 			expect(await broker.call("users.count")).toBe(0);
-			const again = await broker.call("users.remove", { id: user.id }).catch(e => e);
+			const again = await rejection(broker.call("users.remove", { id: user.id }));
 			expect(again.code).toBe(404);
 		});
 	});
