@@ -12,6 +12,13 @@ module.exports = {
 	projects: [
 		{ ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
 		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], testTimeout: 30000 },
-		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], testTimeout: 120000 }
+		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], testTimeout: 120000 },
+		{
+			...base,
+			displayName: "browser",
+			testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
+			// Builds the PWA (vite) when this project runs; the root setup builds the server.
+			globalSetup: "<rootDir>/test/browser/global-setup.ts"
+		}
 	]
 };

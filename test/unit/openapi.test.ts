@@ -48,7 +48,7 @@ describe("GET /openapi.json", () => {
 	});
 
 	it("describes every route the gateway serves, with the action behind it", async () => {
-		const aliases = await broker.call<AliasInfo[], object>("api.listAliases");
+		const aliases = await broker.call<AliasInfo[], object>("api.listAliases", {});
 		const served = aliases.filter(a => a.actionName).map(a => [operationKey(a.methods, a.fullPath), a.actionName]);
 		expect(served.length).toBeGreaterThanOrEqual(10);
 		for (const [key, action] of served) {
@@ -61,7 +61,7 @@ describe("GET /openapi.json", () => {
 	});
 
 	it("documents no route the gateway does not serve", async () => {
-		const aliases = await broker.call<AliasInfo[], object>("api.listAliases");
+		const aliases = await broker.call<AliasInfo[], object>("api.listAliases", {});
 		const served = new Set(aliases.map(a => operationKey(a.methods, a.fullPath)));
 		expect(Object.keys(OPERATIONS).filter(key => !served.has(key))).toEqual([]);
 	});
