@@ -1,6 +1,8 @@
 /** @type {import("jest").Config} */
 const base = {
 	preset: "ts-jest",
+	// In-process gateways read their limits at import: keep them out of the way.
+	setupFiles: ["<rootDir>/test/support/env.ts"],
 	testEnvironment: "node",
 	transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] }
 };
@@ -11,8 +13,8 @@ module.exports = {
 	globalTeardown: "<rootDir>/test/support/global-teardown.ts",
 	projects: [
 		{ ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
-		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], testTimeout: 30000 },
-		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], testTimeout: 120000 },
+		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-30s.ts"] },
+		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"] },
 		{
 			...base,
 			displayName: "browser",

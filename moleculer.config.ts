@@ -1,5 +1,6 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
+import { jsonFormatter, prettyFormatter } from "./src/logging";
 import { redisOptionsFromUrl } from "./src/redis";
 import { ServedByMiddleware } from "./src/served-by";
 import { transporterFromUrl } from "./src/transporter";
@@ -23,8 +24,9 @@ const brokerConfig: BrokerOptions = {
 	logger: {
 		type: "Console",
 		options: {
-			formatter: config.logFormat === "json" ? "json" : "short",
-			colors: config.logFormat !== "json",
+			// Our formatters redact passwords, tokens and Authorization headers at every level.
+			formatter: config.logFormat === "json" ? jsonFormatter : prettyFormatter,
+			colors: false,
 			moduleColors: false,
 			autoPadding: false
 		}

@@ -1,18 +1,22 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../src/config";
-import { UserNotFoundError } from "./users/errors";
-import { hashPassword } from "./users/password";
+import { InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
+import { hashPassword, verifyPassword } from "./users/password";
+import { checkChange, checkRemove, type Actor } from "./users/policy";
 import { createUserStore, type UserChanges, type UserStore } from "./users/store";
-import type { PublicUser, Role, UserPage, UserRecord, UsersHealth } from "./users/types";
+import type { AuthState, Credentials, PublicUser, Role, UserPage, UserRecord, UsersHealth } from "./users/types";
 
 export interface UsersSettings extends ServiceSettingSchema {
 	/** Redis of the user store; none = in memory (embedded mode only). */
 	redisUrl?: string;
 	keyPrefix: string;
+	/** Admin account created on start when no user has this email. */
+	admin?: { email: string; password: string };
 }
 
 export interface UsersMethods {
+	ensureAdmin(admin: { email: string; password: string }): Promise<void>;
 	createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser>;
 	toPublic(user: UserRecord): PublicUser;
 	clearCache(): Promise<void>;
@@ -20,6 +24,13 @@ export interface UsersMethods {
 
 export interface UsersLocals {
 	store: UserStore;
+	/** A hash of nothing, compared against when the email is unknown. */
+	decoyHash: string;
+}
+
+/** Set by the gateway for authenticated HTTP calls; absent for trusted internal calls. */
+export interface UsersMeta {
+	user?: Actor;
 }
 
 export interface UsersCreateParams {
@@ -43,8 +54,14 @@ export interface UsersUpdateParams {
 	name?: string;
 	password?: string;
 	role?: Role;
+	currentPassword?: string;
 }
 export type UsersRemoveParams = UsersGetParams;
+export interface UsersVerifyCredentialsParams {
+	email: string;
+	password: string;
+}
+export type UsersAuthStateParams = UsersGetParams;
 
 /*
  * Parameter rules shared by several actions. Every schema is `$$strict`: an
@@ -70,9 +87,10 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 	name: "users",
 
 	settings: {
-		$secureSettings: ["redisUrl"],
+		$secureSettings: ["redisUrl", "admin"],
 		redisUrl: config.redisUrl,
-		keyPrefix: config.redisKeyPrefix
+		keyPrefix: config.redisKeyPrefix,
+		admin: config.admin
 	},
 
 	actions: {
@@ -133,7 +151,11 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			}
 		},
 
-		/** Changes name, email, password or role; 404 USER_NOT_FOUND, 409 EMAIL_TAKEN. */
+		/**
+		 * Changes name, email, password or role. An authenticated caller acts on
+		 * itself or is an admin; only admins change roles; one's own email or
+		 * password change needs `currentPassword`. 403, 404 USER_NOT_FOUND, 409 EMAIL_TAKEN.
+		 */
 		update: {
 			retryPolicy: { enabled: false },
 			params: {
@@ -142,10 +164,17 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				email: { ...email, optional: true },
 				name: { ...name, optional: true },
 				password: { ...password, optional: true },
-				role: { ...role, optional: true }
+				role: { ...role, optional: true },
+				currentPassword: { type: "string", min: 1, max: 128, optional: true }
 			},
-			async handler(ctx: Context<UsersUpdateParams>): Promise<PublicUser> {
-				const { id: userId, password: newPassword, ...fields } = ctx.params;
+			async handler(ctx: Context<UsersUpdateParams, UsersMeta>): Promise<PublicUser> {
+				const { id: userId, password: newPassword, currentPassword, ...fields } = ctx.params;
+				const needsPassword = checkChange(ctx.meta.user, { targetId: userId, ...ctx.params });
+				const existing = await this.store.get(userId);
+				if (!existing) throw new UserNotFoundError(userId);
+				if (needsPassword && !(await verifyPassword(currentPassword ?? "", existing.passwordHash))) {
+					throw new WrongPasswordError();
+				}
 				const changes: UserChanges = { ...fields, updatedAt: new Date().toISOString() };
 				if (newPassword != null) changes.passwordHash = await hashPassword(newPassword);
 				const user = await this.store.update(userId, changes);
@@ -156,15 +185,40 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			}
 		},
 
-		/** Deletes a user; 404 USER_NOT_FOUND. */
+		/** Deletes a user (oneself, or any as an admin); their tokens stop working. 403, 404 USER_NOT_FOUND. */
 		remove: {
 			retryPolicy: { enabled: false },
 			params: { $$strict: true, id },
-			async handler(ctx: Context<UsersRemoveParams>): Promise<void> {
+			async handler(ctx: Context<UsersRemoveParams, UsersMeta>): Promise<void> {
+				checkRemove(ctx.meta.user, ctx.params.id);
 				const removed = await this.store.remove(ctx.params.id);
 				if (!removed) throw new UserNotFoundError(ctx.params.id);
 				await this.clearCache();
 				ctx.emit("user.removed", { id: ctx.params.id });
+			}
+		},
+
+		/** The user behind an email and password; 401 INVALID_CREDENTIALS, same for both mistakes. */
+		verifyCredentials: {
+			visibility: "public",
+			params: { $$strict: true, email, password: { type: "string", min: 1, max: 128 } },
+			async handler(ctx: Context<UsersVerifyCredentialsParams>): Promise<Credentials> {
+				const user = await this.store.findByEmail(ctx.params.email);
+				// Hash even for an unknown email, so timing does not tell which emails exist.
+				const ok = await verifyPassword(ctx.params.password, user?.passwordHash ?? this.decoyHash);
+				if (!user || !ok) throw new InvalidCredentialsError();
+				return { user: this.toPublic(user), tokenVersion: user.tokenVersion };
+			}
+		},
+
+		/** What a token must still match: the user's role and token version; null once deleted. Cached. */
+		authState: {
+			visibility: "public",
+			cache: { keys: ["id"] },
+			params: { $$strict: true, id },
+			async handler(ctx: Context<UsersAuthStateParams>): Promise<AuthState | null> {
+				const user = await this.store.get(ctx.params.id);
+				return user ? { id: user.id, role: user.role, tokenVersion: user.tokenVersion } : null;
 			}
 		},
 
@@ -213,6 +267,26 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			return pub;
 		},
 
+		/** The ADMIN_EMAIL bootstrap; several nodes may race, the unique email index settles it. */
+		async ensureAdmin(admin: { email: string; password: string }): Promise<void> {
+			const emailAddress = admin.email.trim().toLowerCase();
+			if (await this.store.findByEmail(emailAddress)) return;
+			try {
+				await this.store.create({
+					id: randomUUID(),
+					email: emailAddress,
+					name: "Administrator",
+					role: "admin",
+					passwordHash: await hashPassword(admin.password),
+					createdAt: new Date().toISOString()
+				});
+				await this.clearCache();
+				this.logger.info(`Admin account created for ${emailAddress}.`);
+			} catch (err) {
+				if ((err as { type?: string }).type !== "EMAIL_TAKEN") throw err;
+			}
+		},
+
 		toPublic(user: UserRecord): PublicUser {
 			return {
 				id: user.id,
@@ -230,7 +304,8 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		}
 	},
 
-	started() {
+	async started() {
+		this.decoyHash = await hashPassword(randomUUID());
 		this.store = createUserStore({
 			redisUrl: this.settings.redisUrl,
 			keyPrefix: this.settings.keyPrefix,
@@ -240,6 +315,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		if (this.store.kind === "memory") {
 			this.logger.warn("Data is not persisted: users are kept in memory (no REDIS_URL).");
 		}
+		if (this.settings.admin) await this.ensureAdmin(this.settings.admin);
 	},
 
 	async stopped() {

@@ -29,6 +29,8 @@ export interface RedisClientOptions {
 	/** Shown in `CLIENT LIST` and in log lines. */
 	name: string;
 	logger: Logger;
+	/** Queue commands while disconnected (default) or fail them at once. */
+	enableOfflineQueue?: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export function createRedisClient(opts: RedisClientOptions): Redis {
 		keyPrefix: opts.keyPrefix,
 		connectionName: opts.name,
 		maxRetriesPerRequest: 1,
+		enableOfflineQueue: opts.enableOfflineQueue ?? true,
 		connectTimeout: 2000,
 		retryStrategy: attempt => Math.min(attempt * 100, 2000)
 	});

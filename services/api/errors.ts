@@ -66,6 +66,20 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 		return { name: "GatewayTimeoutError", message: "Upstream service timed out", code: 504, type: "GATEWAY_TIMEOUT" };
 	}
 	const status = typeof e.code === "number" ? e.code : typeof e.status === "number" ? e.status : 500;
+	if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) {
+		return {
+			name: "UnAuthorizedError",
+			message: type === "NO_TOKEN" ? "Missing bearer token" : "Invalid or expired token",
+			code: 401,
+			type
+		};
+	}
+	if (status === 429) {
+		return { name: "RateLimitExceeded", message: "Rate limit exceeded", code: 429, type: "RATE_LIMITED" };
+	}
+	if (status === 403 && type === "ORIGIN_NOT_ALLOWED") {
+		return { name: "ForbiddenError", message: "Origin not allowed", code: 403, type };
+	}
 	if (status >= 400 && status < 500) {
 		return { name: e.name, message: e.message, code: status, type: type || "BAD_REQUEST", data: scrubData(e.data) };
 	}

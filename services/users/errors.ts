@@ -26,3 +26,27 @@ export class StoreUnavailableError extends Errors.MoleculerError {
 		this.name = "StoreUnavailableError";
 	}
 }
+
+/** 401: unknown email or wrong password — one message for both. */
+export class InvalidCredentialsError extends Errors.MoleculerClientError {
+	constructor() {
+		super("Invalid email or password", 401, "INVALID_CREDENTIALS");
+		this.name = "InvalidCredentialsError";
+	}
+}
+
+/** 403: the caller may not act on this user, or may not change this field. */
+export class ForbiddenUserChangeError extends Errors.MoleculerClientError {
+	constructor(reason: string) {
+		super(reason, 403, "FORBIDDEN");
+		this.name = "ForbiddenUserChangeError";
+	}
+}
+
+/** 403: changing one's own email or password needs the right current password. */
+export class WrongPasswordError extends Errors.MoleculerClientError {
+	constructor() {
+		super("Current password is wrong", 403, "WRONG_PASSWORD");
+		this.name = "WrongPasswordError";
+	}
+}

@@ -38,3 +38,16 @@ export interface UsersHealth {
 		error?: string;
 	};
 }
+
+/** What `users.verifyCredentials` answers: the gateway signs a token from it. */
+export interface Credentials {
+	user: PublicUser;
+	tokenVersion: number;
+}
+
+/** What a token is checked against on every authenticated request. */
+export interface AuthState {
+	id: string;
+	role: Role;
+	tokenVersion: number;
+}

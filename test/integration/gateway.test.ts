@@ -1,16 +1,19 @@
 import type { PublicUser, UserPage } from "../../services/users/types";
-import { startGateway, type Gateway } from "../support/gateway";
+import { bearer, login, startGateway, type Gateway } from "../support/gateway";
 import { http } from "../support/node-process";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
 describe("api gateway over HTTP (users on real Redis)", () => {
 	let gw: Gateway;
+	let adminToken: string;
 	const url = (path: string) => `${gw.baseUrl}${path}`;
 	const signUp = (body: object) => http<PublicUser>(url("/users"), { method: "POST", json: body });
+	const asAdmin = (init: RequestInit & { json?: unknown } = {}) => ({ ...init, headers: bearer(adminToken) });
 
 	beforeAll(async () => {
-		gw = await startGateway();
+		gw = await startGateway({ admin: { email: "root@example.com", password: "root password" } });
+		adminToken = await login(gw.baseUrl, "root@example.com", "root password");
 	});
 	afterAll(() => gw.close());
 
@@ -78,7 +81,7 @@ describe("api gateway over HTTP (users on real Redis)", () => {
 				createdAt: expect.any(String),
 				updatedAt: expect.any(String)
 			});
-			const read = await http(url(res.headers.get("location") as string));
+			const read = await http(url(res.headers.get("location") as string), asAdmin());
 			expect(read.status).toBe(200);
 			expect(read.body).toEqual(res.body);
 		});
@@ -127,21 +130,21 @@ describe("api gateway over HTTP (users on real Redis)", () => {
 		it("lists a page and searches by prefix", async () => {
 			await signUp({ email: "zed1@example.com", name: "Zed One", password: "password123" });
 			await signUp({ email: "zed2@example.com", name: "Zed Two", password: "password123" });
-			const res = await http<UserPage>(url("/users?q=zed&pageSize=1&page=2"));
+			const res = await http<UserPage>(url("/users?q=zed&pageSize=1&page=2"), asAdmin());
 			expect(res.status).toBe(200);
 			expect(res.body).toMatchObject({ total: 2, page: 2, pageSize: 1, totalPages: 2 });
 			expect(res.body.rows.map(u => u.email)).toEqual(["zed2@example.com"]);
 		});
 
 		it("answers 422 for a page size over 100 or an unknown parameter", async () => {
-			expect((await http(url("/users?pageSize=500"))).status).toBe(422);
-			expect((await http(url("/users?role=admin"))).status).toBe(422);
+			expect((await http(url("/users?pageSize=500"), asAdmin())).status).toBe(422);
+			expect((await http(url("/users?role=admin"), asAdmin())).status).toBe(422);
 		});
 	});
 
 	describe("GET /users/:id", () => {
 		it("answers 404 USER_NOT_FOUND for an unknown id", async () => {
-			const res = await http(url("/users/0b8a2f39-3a1e-4a8e-9f55-0f2f6f0d2f11"));
+			const res = await http(url("/users/0b8a2f39-3a1e-4a8e-9f55-0f2f6f0d2f11"), asAdmin());
 			expect(res.status).toBe(404);
 			expect(res.body).toEqual({
 				name: "UserNotFoundError",
@@ -156,16 +159,16 @@ describe("api gateway over HTTP (users on real Redis)", () => {
 	describe("PATCH and DELETE /users/:id", () => {
 		it("updates then deletes with 204, after which the user is 404", async () => {
 			const created = await signUp({ email: "erin@example.com", name: "Erin", password: "password123" });
-			const patched = await http<PublicUser>(url(`/users/${created.body.id}`), {
+			const patched = await http<PublicUser>(url(`/users/${created.body.id}`), asAdmin({
 				method: "PATCH",
 				json: { name: "Erin B." }
-			});
+			}));
 			expect(patched.status).toBe(200);
 			expect(patched.body).toMatchObject({ id: created.body.id, name: "Erin B." });
-			const del = await http(url(`/users/${created.body.id}`), { method: "DELETE" });
+			const del = await http(url(`/users/${created.body.id}`), asAdmin({ method: "DELETE" }));
 			expect(del.status).toBe(204);
 			expect(del.text).toBe("");
-			expect((await http(url(`/users/${created.body.id}`))).status).toBe(404);
+			expect((await http(url(`/users/${created.body.id}`), asAdmin())).status).toBe(404);
 		});
 	});
 
@@ -188,7 +191,7 @@ describe("api gateway without any users instance", () => {
 	afterAll(() => gw.close());
 
 	it("answers 503 SERVICE_UNAVAILABLE on user routes", async () => {
-		const res = await http(`${gw.baseUrl}/users`);
+		const res = await http(`${gw.baseUrl}/users`, { method: "POST", json: { email: "a@b.co", name: "A", password: "password1" } });
 		expect(res.status).toBe(503);
 		expect(res.body).toEqual({ name: "ServiceUnavailableError", message: "Service unavailable", code: 503, type: "SERVICE_UNAVAILABLE" });
 	});

@@ -99,6 +99,7 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 		await waitFor(
 			async () => {
 				const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+				client.on("error", () => undefined); // refused until the server listens
 				try {
 					await client.connect();
 					return (await client.ping()) === "PONG";

@@ -61,8 +61,31 @@ describe("api.cluster (GET /cluster), one embedded node", () => {
 		expect(after.nodes[0].requests).toBe(after.requests.byNode.solo);
 	});
 
-	/** A bearer token of an admin, when the gateway has authentication; empty otherwise. */
+	let token: string | undefined;
+	/** A bearer token of an admin created through the internal `users.create`. */
 	async function adminToken(): Promise<string> {
-		return "";
+		if (!token) {
+			const admin = { email: "root@example.test", name: "Root", password: "root-password", role: "admin" };
+			await broker.call("users.create", admin);
+			const res = await http<{ token: string }>(`${baseUrl}/auth/login`, {
+				method: "POST",
+				json: { email: admin.email, password: admin.password }
+			});
+			token = res.body.token;
+		}
+		return token;
 	}
+
+	it("is refused without a token (401) and to a plain user (403)", async () => {
+		expect((await http(`${baseUrl}/cluster`)).status).toBe(401);
+		const plain = { email: "plain@example.test", name: "Plain", password: "plain-password" };
+		await http(`${baseUrl}/users`, { method: "POST", json: plain });
+		const login = await http<{ token: string }>(`${baseUrl}/auth/login`, {
+			method: "POST",
+			json: { email: plain.email, password: plain.password }
+		});
+		const res = await http(`${baseUrl}/cluster`, { headers: { Authorization: `Bearer ${login.body.token}` } });
+		expect(res.status).toBe(403);
+		expect(res.body).toEqual({ name: "ForbiddenError", message: "Forbidden", code: 403, type: "FORBIDDEN", data: null });
+	});
 });

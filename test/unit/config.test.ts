@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from "../../src/config";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
 
 describe("loadConfig", () => {
 	it("defaults to the embedded mode: all services, no transporter, in-memory data", () => {
@@ -23,7 +23,22 @@ describe("loadConfig", () => {
 	});
 
 	it("logs JSON in production by default", () => {
-		expect(loadConfig({ NODE_ENV: "production" }).logFormat).toBe("json");
+		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) }).logFormat).toBe("json");
+	});
+
+	it("refuses to run a gateway in production without a strong JWT secret", () => {
+		for (const secret of [undefined, "short", DEV_JWT_SECRET]) {
+			expect(() => loadConfig({ NODE_ENV: "production", JWT_SECRET: secret })).toThrow(/JWT_SECRET/);
+		}
+		// A users-only node signs nothing.
+		expect(() => loadConfig({ NODE_ENV: "production", SERVICES: "users" })).not.toThrow();
+	});
+
+	it("parses token lifetimes and rate limits", () => {
+		const config = loadConfig({ JWT_EXPIRES_IN: "15m", RATE_LIMIT_MAX: "5", LOGIN_RATE_LIMIT_MAX: "2", TRUST_PROXY: "loopback, 10.0.0.0/8" });
+		expect(config.jwt.expiresIn).toBe(900);
+		expect(config.rateLimit).toEqual({ windowMs: 60_000, max: 5, loginMax: 2 });
+		expect(config.trustProxy).toEqual(["loopback", "10.0.0.0/8"]);
 	});
 
 	it.each([
@@ -33,7 +48,9 @@ describe("loadConfig", () => {
 		[{ LOGLEVEL: "loud" }, /LOGLEVEL/],
 		[{ LOG_FORMAT: "xml" }, /LOG_FORMAT/],
 		[{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
-		[{ SERVED_BY_HEADER: "maybe" }, /SERVED_BY_HEADER/]
+		[{ SERVED_BY_HEADER: "maybe" }, /SERVED_BY_HEADER/],
+		[{ JWT_EXPIRES_IN: "soon" }, /JWT_EXPIRES_IN/],
+		[{ ADMIN_EMAIL: "a@b.c" }, /ADMIN_PASSWORD/]
 	])("rejects %p with a clear message", (env, message) => {
 		expect(() => loadConfig(env)).toThrow(ConfigError);
 		expect(() => loadConfig(env)).toThrow(message);

@@ -3,20 +3,12 @@
  * (`import type`, erased from the bundle), so a contract change breaks this
  * build instead of the page.
  */
-import type { ClusterView } from "../../services/api/cluster";
+import type { ClusterView, LoginResult } from "../../services/api.service";
 import type { ErrorBody } from "../../services/api/errors";
 import type { UsersListParams, UsersRegisterParams, UsersUpdateParams } from "../../services/users.service";
 import type { PublicUser, UserPage } from "../../services/users/types";
 import type { WebConfig } from "../../services/www.service";
 import { getSession } from "./session";
-
-/** `POST /auth/login`'s answer (SPEC §2). */
-export interface LoginResult {
-	token: string;
-	tokenType: "Bearer";
-	expiresIn: number;
-	user: PublicUser;
-}
 
 /** One failing field of a 422, as fastest-validator reports it. */
 export interface FieldError {
@@ -153,7 +145,7 @@ export const api = {
 	me: () => request<PublicUser>("GET", "/auth/me"),
 	listUsers: (query: Partial<UsersListParams>) => request<UserPage>("GET", "/users", { query: { ...query } }),
 	getUser: (id: string) => request<PublicUser>("GET", `/users/${encodeURIComponent(id)}`),
-	updateUser: (id: string, changes: Omit<UsersUpdateParams, "id"> & { currentPassword?: string }) =>
+	updateUser: (id: string, changes: Omit<UsersUpdateParams, "id">) =>
 		request<PublicUser>("PATCH", `/users/${encodeURIComponent(id)}`, { body: changes }),
 	removeUser: (id: string) => request<void>("DELETE", `/users/${encodeURIComponent(id)}`),
 	cluster: () => request<ClusterView>("GET", "/cluster")
@@ -169,9 +161,11 @@ export function describeError(err: unknown): string {
 	if (!(err instanceof ApiError)) return "Something went wrong. Please try again.";
 	switch (err.status) {
 		case 401:
-			return err.type === "INVALID_CREDENTIALS" || err.body.message ? err.body.message : "Please sign in again.";
+			return err.type === "INVALID_CREDENTIALS" ? err.body.message : "Please sign in again.";
 		case 403:
-			return "You are not allowed to do this.";
+			return err.type === "FORBIDDEN" && err.body.message && err.body.message !== "Forbidden"
+				? err.body.message
+				: "You are not allowed to do this.";
 		case 404:
 			return err.body.message || "Not found.";
 		case 413:

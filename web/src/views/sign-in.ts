@@ -1,4 +1,5 @@
-import { api, type LoginResult } from "../api";
+import type { LoginResult } from "../../../services/api.service";
+import { api } from "../api";
 import { h, mount } from "../dom";
 import { Form } from "../forms";
 import { flash, href, navigate, type RouteMatch } from "../router";

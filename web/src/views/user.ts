@@ -55,8 +55,7 @@ function editForm(user: PublicUser, onSaved: (user: PublicUser, servedBy: string
 		],
 		fieldForType: {
 			EMAIL_TAKEN: ["email", "Another account already uses this email."],
-			INVALID_CURRENT_PASSWORD: ["currentPassword", "The current password is not right."],
-			CURRENT_PASSWORD_REQUIRED: ["currentPassword", "Enter your current password to change your email or password."]
+			WRONG_PASSWORD: ["currentPassword", "Enter your current password correctly to change your email or password."]
 		},
 		async onSubmit(values) {
 			const changes: Parameters<typeof api.updateUser>[1] = {};
