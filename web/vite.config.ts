@@ -9,7 +9,7 @@ const projectRoot = path.resolve(webDir, "..");
  * The PWA build: `web/` → `dist/web/`, served by the `www` service. One build
  * for every environment: the gateway's URL comes from `/config.json` at run time.
  */
-export default defineConfig({
+export default defineConfig(({ command }) => ({
 	root: webDir,
 	base: "/",
 	publicDir: false,
@@ -27,10 +27,14 @@ export default defineConfig({
 		// The app imports the services' shared types from outside web/.
 		fs: { allow: [projectRoot] }
 	},
+	define: {
+		// Not import.meta.env.PROD: that follows NODE_ENV, which test runners set to "test".
+		__REGISTER_SW__: JSON.stringify(command === "build")
+	},
 	plugins: [
 		pwa({
 			swEntry: path.join(webDir, "sw", "sw.ts"),
 			devApiUrl: () => process.env.API_URL ?? "http://localhost:3001"
 		})
 	]
-});
+}));

@@ -69,7 +69,15 @@ export async function startPwaCluster(label: string, env: Record<string, string>
 		gateway: startNode({
 			services: "api",
 			nodeID: `gw-${suffix}`,
-			env: { ...common, PORT: String(apiPort), CORS_ORIGINS: wwwUrl, RATE_LIMIT_MAX: "10000" }
+			// Short windows: the 429 test waits one out.
+			env: {
+				...common,
+				PORT: String(apiPort),
+				CORS_ORIGINS: wwwUrl,
+				RATE_LIMIT_WINDOW_MS: "5000",
+				RATE_LIMIT_MAX: "10000",
+				LOGIN_RATE_LIMIT_MAX: "8"
+			}
 		}),
 		users1: startNode({ services: "users", nodeID: `users-1-${suffix}`, env: common }),
 		users2: startNode({ services: "users", nodeID: `users-2-${suffix}`, env: common }),

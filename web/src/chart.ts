@@ -36,9 +36,9 @@ export function lineChart(opts: {
 	label: string;
 	unit: string;
 }): SVGSVGElement {
-	const W = 640;
-	const H = 220;
-	const pad = { left: 44, right: 12, top: 12, bottom: 28 };
+	const W = 960;
+	const H = 260;
+	const pad = { left: 48, right: 16, top: 28, bottom: 28 };
 	const innerW = W - pad.left - pad.right;
 	const innerH = H - pad.top - pad.bottom;
 	const max = niceMax(Math.max(0, ...opts.series.flatMap(x => x.values.filter((v): v is number => v != null))));
@@ -86,7 +86,7 @@ export function lineChart(opts: {
 			"aria-label": opts.label,
 			preserveAspectRatio: "xMidYMid meet"
 		},
-		s("text", { x: 4, y: pad.top + 4, class: "chart-unit" }, opts.unit),
+		s("text", { x: pad.left, y: 14, class: "chart-unit" }, opts.unit),
 		grid,
 		xLabels,
 		lines

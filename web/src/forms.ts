@@ -87,7 +87,12 @@ export class Form {
 		const wrapper = h(
 			"div",
 			{ class: "field" },
-			h("label", { for: id }, spec.label, spec.required ? null : h("span", { class: "optional" }, " (optional)")),
+			h(
+				"label",
+				{ for: id },
+				spec.label,
+				spec.required || spec.options ? null : h("span", { class: "optional" }, " (optional)")
+			),
 			spec.hint ? h("p", { class: "hint", id: hintId }, spec.hint) : null,
 			error,
 			input

@@ -87,7 +87,7 @@ async function boot(): Promise<void> {
 	renderNav();
 	startRouter();
 
-	if ("serviceWorker" in navigator && import.meta.env.PROD) {
+	if ("serviceWorker" in navigator && __REGISTER_SW__) {
 		navigator.serviceWorker.register("/sw.js").catch(() => undefined);
 	}
 }

@@ -22,10 +22,11 @@ const OFFLINE_HEADER = "X-Served-From-Cache";
 
 self.addEventListener("install", event => {
 	event.waitUntil(
-		caches
-			.open(SHELL_CACHE)
-			.then(cache => cache.addAll(BUILD.shell))
-			.then(() => self.skipWaiting())
+		Promise.all([
+			caches.open(SHELL_CACHE).then(cache => cache.addAll(BUILD.shell)),
+			// The page read it before this worker controlled it: keep a copy for offline starts.
+			caches.open(CONFIG_CACHE).then(cache => cache.add("/config.json"))
+		]).then(() => self.skipWaiting())
 	);
 });
 

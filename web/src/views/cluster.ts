@@ -134,7 +134,14 @@ export function clusterView(main: HTMLElement): Cleanup | void {
 			h(
 				"figure",
 				{ class: "chart-figure" },
-				lineChart({ series, samples: SAMPLES - 1, secondsPerSample: REFRESH_MS / 1000, label: chartLabel, unit: "req/s" }),
+				lineChart({
+					series,
+					// Grows with the history until the window is full, then scrolls.
+					samples: Math.max(2, history.length - 1),
+					secondsPerSample: REFRESH_MS / 1000,
+					label: chartLabel,
+					unit: "req/s"
+				}),
 				h("figcaption", null, "Requests per second, per users node")
 			)
 		);
