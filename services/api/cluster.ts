@@ -102,14 +102,21 @@ async function gatherRequestCounts(ctx: Context, broker: ServiceBroker): Promise
 
 /** Every node of the namespace with its services, load and served `users` requests. */
 export async function describeCluster(ctx: Context, broker: ServiceBroker): Promise<ClusterView> {
-	const registryNodes = broker.registry.getNodeList({ onlyAvailable: false, withServices: true }) as unknown as RegistryNode[];
+	const registryNodes = broker.registry.getNodeList({
+		onlyAvailable: false,
+		withServices: true
+	}) as unknown as RegistryNode[];
 	const [requests, healths] = await Promise.all([
 		gatherRequestCounts(ctx, broker),
 		Promise.all(
 			registryNodes.map(node =>
 				node.available
 					? ctx
-							.call<HealthReply, object>("$node.health", {}, { nodeID: node.id, timeout: PER_NODE_TIMEOUT_MS })
+							.call<HealthReply, object>(
+								"$node.health",
+								{},
+								{ nodeID: node.id, timeout: PER_NODE_TIMEOUT_MS }
+							)
 							.catch(() => null)
 					: Promise.resolve(null)
 			)
@@ -123,14 +130,18 @@ export async function describeCluster(ctx: Context, broker: ServiceBroker): Prom
 			hostname: node.hostname ?? null,
 			local: node.local,
 			available: node.available,
-			services: (node.services ?? []).map(s => s.name).filter(name => !name.startsWith("$")).sort(),
+			services: (node.services ?? [])
+				.map(s => s.name)
+				.filter(name => !name.startsWith("$"))
+				.sort(),
 			// Without a transporter no heartbeat measures the CPU: the load average stands in.
 			cpu: node.cpu ?? health?.cpu.utilization ?? null,
 			memory: health
 				? {
 						rss: health.process.memory.rss,
 						heapUsed: health.process.memory.heapUsed,
-						hostUsedPercent: Math.round(((health.mem.total - health.mem.free) * 1000) / health.mem.total) / 10
+						hostUsedPercent:
+							Math.round(((health.mem.total - health.mem.free) * 1000) / health.mem.total) / 10
 					}
 				: null,
 			uptime: health ? Math.round(health.process.uptime) : null,

@@ -43,7 +43,8 @@ export const OPERATIONS: Record<string, OperationDoc> = {
 	"GET /health": {
 		action: "api.health",
 		summary: "Readiness: a users instance and its store answer",
-		description: "503 with the same body when a check fails; the body tells which one and how many users instances are up.",
+		description:
+			"503 with the same body when a check fails; the body tells which one and how many users instances are up.",
 		access: "public",
 		tag: "service",
 		success: { status: 200, description: "Every check passed", schema: "GatewayHealth" },
@@ -149,7 +150,16 @@ export function operationKey(method: string, path: string): string {
 	return `${method.toUpperCase()} ${clean.replace(/:([A-Za-z0-9_]+)/g, "{$1}")}`;
 }
 
-const SHORTHAND_BOOL = new Set(["optional", "integer", "positive", "negative", "empty", "convert", "normalize", "trim"]);
+const SHORTHAND_BOOL = new Set([
+	"optional",
+	"integer",
+	"positive",
+	"negative",
+	"empty",
+	"convert",
+	"normalize",
+	"trim"
+]);
 
 /** `"string|min:3|optional"` → `{ type: "string", min: 3, optional: true }`. */
 function expandRule(rule: Rule): Record<string, unknown> {
@@ -160,7 +170,15 @@ function expandRule(rule: Rule): Record<string, unknown> {
 	for (const opt of opts) {
 		const [key, value] = opt.split(":");
 		if (value === undefined) out[key] = SHORTHAND_BOOL.has(key) ? true : key;
-		else out[key] = value === "true" ? true : value === "false" ? false : Number.isNaN(Number(value)) ? value : Number(value);
+		else
+			out[key] =
+				value === "true"
+					? true
+					: value === "false"
+						? false
+						: Number.isNaN(Number(value))
+							? value
+							: Number(value);
 	}
 	return out;
 }
@@ -403,7 +421,10 @@ const SCHEMAS: Record<string, JsonSchema> = {
 };
 
 const HEADERS: Record<string, JsonSchema> = {
-	"X-Request-ID": { description: "Request ID, echoed or generated; joins the logs of every node", schema: { type: "string" } },
+	"X-Request-ID": {
+		description: "Request ID, echoed or generated; joins the logs of every node",
+		schema: { type: "string" }
+	},
 	"X-Served-By": { description: "nodeID of the users node that did the work", schema: { type: "string" } },
 	Location: { description: "URL of the created resource", schema: { type: "string" } },
 	"Retry-After": { description: "Seconds to wait before trying again", schema: { type: "integer" } },
@@ -514,7 +535,8 @@ export function buildOpenApiDocument(opts: {
 		info: {
 			title: "RNCP API",
 			version: opts.version,
-			description: "REST gateway of the RNCP Moleculer cluster. Errors keep moleculer-web's shape { name, message, code, type, data }."
+			description:
+				"REST gateway of the RNCP Moleculer cluster. Errors keep moleculer-web's shape { name, message, code, type, data }."
 		},
 		...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
 		tags: [

@@ -7,10 +7,14 @@ import path from "node:path";
  */
 export default function browserGlobalSetup(): void {
 	const root = path.resolve(__dirname, "..", "..");
-	execFileSync(process.execPath, [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "-c", "web/vite.config.ts"], {
-		cwd: root,
-		// As `npm run build` does it, whatever NODE_ENV the test runner set.
-		env: { ...process.env, NODE_ENV: "production" },
-		stdio: "inherit"
-	});
+	execFileSync(
+		process.execPath,
+		[path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "-c", "web/vite.config.ts"],
+		{
+			cwd: root,
+			// As `npm run build` does it, whatever NODE_ENV the test runner set.
+			env: { ...process.env, NODE_ENV: "production" },
+			stdio: "inherit"
+		}
+	);
 }

@@ -12,7 +12,8 @@ import { ARTIFACTS, launchChromium, startPwaCluster, type PwaCluster } from "./s
 
 jest.setTimeout(60_000);
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) =>
+	page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 describe("PWA in a browser, against a real cluster", () => {
 	let cluster: PwaCluster;
@@ -76,7 +77,11 @@ describe("PWA in a browser, against a real cluster", () => {
 
 	it("signs up, signs out, signs in, lists, searches, edits and deletes an account", async () => {
 		const page = await newPage();
-		const me = { name: "Ada Lovelace", email: `ada-${prefix.toLowerCase()}@example.test`, password: "analytical-engine" };
+		const me = {
+			name: "Ada Lovelace",
+			email: `ada-${prefix.toLowerCase()}@example.test`,
+			password: "analytical-engine"
+		};
 
 		await page.goto(cluster.wwwUrl);
 		await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
@@ -91,21 +96,28 @@ describe("PWA in a browser, against a real cluster", () => {
 		await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
 		expect(await page.locator("#flash").textContent()).toBe(`Your account is ready, ${me.name}.`);
 		// A plain user has no dashboard link.
-		expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cluster" }).count()).toBe(0);
+		expect(
+			await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Cluster" }).count()
+		).toBe(0);
 
 		await page.getByRole("button", { name: "Sign out" }).click();
 		await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
 		expect(await page.locator("#flash").textContent()).toBe("You are signed out.");
 
 		await signIn(page, me.email, me.password);
-		await page.locator("#users-status").filter({ hasText: /^\d+ users?\b/ }).waitFor();
+		await page
+			.locator("#users-status")
+			.filter({ hasText: /^\d+ users?\b/ })
+			.waitFor();
 		expect(await page.locator(".users-table tbody tr").count()).toBeGreaterThan(0);
 		expect(await page.locator("#users-status").textContent()).toMatch(/Served by users-[12]-/);
 
 		// Prefix search, case-insensitive, over two pages.
 		await page.getByLabel("Search").fill(prefix.toUpperCase());
 		const status = page.locator("#users-status");
-		await status.filter({ hasText: `12 users whose name or email starts with “${prefix.toUpperCase()}”, page 1 of 2.` }).waitFor();
+		await status
+			.filter({ hasText: `12 users whose name or email starts with “${prefix.toUpperCase()}”, page 1 of 2.` })
+			.waitFor();
 		const names = page.locator(".users-table tbody tr th a");
 		const firstPage = await names.allTextContents();
 		expect(firstPage).toHaveLength(10);
@@ -194,7 +206,9 @@ describe("PWA in a browser, against a real cluster", () => {
 		const served: string[] = [];
 		// Spread over a few refreshes, so the chart draws a rate rather than a spike.
 		for (let i = 0; i < 40; i++) {
-			const res = await http(`${cluster.apiUrl}/users?pageSize=5`, { headers: { Authorization: `Bearer ${bearer}` } });
+			const res = await http(`${cluster.apiUrl}/users?pageSize=5`, {
+				headers: { Authorization: `Bearer ${bearer}` }
+			});
 			served.push(res.headers.get("x-served-by") ?? "");
 			await new Promise(r => setTimeout(r, 150));
 		}
@@ -216,10 +230,15 @@ describe("PWA in a browser, against a real cluster", () => {
 		await shot(page, "dashboard");
 
 		// The gateway answers the same numbers, and refuses them to a plain user.
-		const view = await http<ClusterView>(`${cluster.apiUrl}/cluster`, { headers: { Authorization: `Bearer ${bearer}` } });
-		expect(view.body.nodes.filter(n => n.services.includes("users")).map(n => n.id).sort()).toEqual(
-			[users1.nodeID, users2.nodeID].sort()
-		);
+		const view = await http<ClusterView>(`${cluster.apiUrl}/cluster`, {
+			headers: { Authorization: `Bearer ${bearer}` }
+		});
+		expect(
+			view.body.nodes
+				.filter(n => n.services.includes("users"))
+				.map(n => n.id)
+				.sort()
+		).toEqual([users1.nodeID, users2.nodeID].sort());
 		const plain = await token(`${prefix.toLowerCase()}1@example.test`, "seeded-password");
 		const refused = await http(`${cluster.apiUrl}/cluster`, { headers: { Authorization: `Bearer ${plain}` } });
 		expect(refused.status).toBe(403);
@@ -229,7 +248,9 @@ describe("PWA in a browser, against a real cluster", () => {
 		const page = await newPage({ width: 375, height: 740 });
 		await signIn(page, cluster.admin.email, cluster.admin.password);
 		await page.locator(".users-table tbody tr").first().waitFor();
-		const overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+		const overflow = await page.evaluate(
+			"document.documentElement.scrollWidth - document.documentElement.clientWidth"
+		);
 		expect(overflow).toBe(0);
 		await shot(page, "users-phone");
 	});
@@ -261,7 +282,10 @@ describe("PWA in a browser, against a real cluster", () => {
 		await shot(page, "sign-in-429");
 
 		// When the wait is over the button comes back, and signing in works.
-		await page.getByRole("button", { name: "Sign in", exact: true }).and(page.locator(":enabled")).waitFor({ timeout: 10_000 });
+		await page
+			.getByRole("button", { name: "Sign in", exact: true })
+			.and(page.locator(":enabled"))
+			.waitFor({ timeout: 10_000 });
 		await page.getByRole("button", { name: "Sign in", exact: true }).click();
 		await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
 	});

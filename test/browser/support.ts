@@ -81,7 +81,11 @@ export async function startPwaCluster(label: string, env: Record<string, string>
 		}),
 		users1: startNode({ services: "users", nodeID: `users-1-${suffix}`, env: common }),
 		users2: startNode({ services: "users", nodeID: `users-2-${suffix}`, env: common }),
-		www: startNode({ services: "www", nodeID: `www-${suffix}`, env: { ...common, WWW_PORT: String(wwwPort), API_URL: apiUrl } })
+		www: startNode({
+			services: "www",
+			nodeID: `www-${suffix}`,
+			env: { ...common, WWW_PORT: String(wwwPort), API_URL: apiUrl }
+		})
 	};
 	const logs = () =>
 		Object.entries(nodes)

@@ -14,7 +14,9 @@ describe("api.cluster (GET /cluster), one embedded node", () => {
 		broker.createService({ ...ApiService, settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1" } });
 		broker.createService({ ...UsersService, settings: { ...UsersService.settings, redisUrl: undefined } });
 		await broker.start();
-		const { port } = (broker.getLocalService("api") as Service & { server: Server }).server.address() as AddressInfo;
+		const { port } = (
+			broker.getLocalService("api") as Service & { server: Server }
+		).server.address() as AddressInfo;
 		baseUrl = `http://127.0.0.1:${port}`;
 	});
 	afterAll(() => broker.stop());
@@ -51,8 +53,9 @@ describe("api.cluster (GET /cluster), one embedded node", () => {
 
 	it("counts each users request under the node that served it", async () => {
 		const token = await adminToken();
-		const before = (await http<ClusterView>(`${baseUrl}/cluster`, { headers: { Authorization: `Bearer ${token}` } }))
-			.body.requests;
+		const before = (
+			await http<ClusterView>(`${baseUrl}/cluster`, { headers: { Authorization: `Bearer ${token}` } })
+		).body.requests;
 		for (let i = 0; i < 3; i++) await http(`${baseUrl}/users/health`);
 		const after = (await http<ClusterView>(`${baseUrl}/cluster`, { headers: { Authorization: `Bearer ${token}` } }))
 			.body;
@@ -86,6 +89,12 @@ describe("api.cluster (GET /cluster), one embedded node", () => {
 		});
 		const res = await http(`${baseUrl}/cluster`, { headers: { Authorization: `Bearer ${login.body.token}` } });
 		expect(res.status).toBe(403);
-		expect(res.body).toEqual({ name: "ForbiddenError", message: "Forbidden", code: 403, type: "FORBIDDEN", data: null });
+		expect(res.body).toEqual({
+			name: "ForbiddenError",
+			message: "Forbidden",
+			code: 403,
+			type: "FORBIDDEN",
+			data: null
+		});
 	});
 });

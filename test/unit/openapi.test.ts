@@ -33,7 +33,9 @@ describe("GET /openapi.json", () => {
 		broker.createService({ ...ApiService, settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1" } });
 		broker.createService({ ...UsersService, settings: { ...UsersService.settings, redisUrl: undefined } });
 		await broker.start();
-		const { port } = (broker.getLocalService("api") as Service & { server: Server }).server.address() as AddressInfo;
+		const { port } = (
+			broker.getLocalService("api") as Service & { server: Server }
+		).server.address() as AddressInfo;
 		baseUrl = `http://127.0.0.1:${port}`;
 		const res = await http<OpenApiDoc>(`${baseUrl}/openapi.json`);
 		expect(res.status).toBe(200);

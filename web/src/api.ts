@@ -120,12 +120,18 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
 	}
 
 	const isJson = res.headers.get("content-type")?.includes("json") ?? false;
-	const payload: unknown = res.status === 204 ? undefined : isJson ? await res.json().catch(() => undefined) : undefined;
+	const payload: unknown =
+		res.status === 204 ? undefined : isJson ? await res.json().catch(() => undefined) : undefined;
 	if (!res.ok) {
 		const body: ErrorBody =
 			payload && typeof payload === "object" && "message" in payload
 				? (payload as ErrorBody)
-				: { name: "HttpError", message: res.statusText || `HTTP ${res.status}`, code: res.status, type: `HTTP_${res.status}` };
+				: {
+						name: "HttpError",
+						message: res.statusText || `HTTP ${res.status}`,
+						code: res.status,
+						type: `HTTP_${res.status}`
+					};
 		const err = new ApiError(res.status, body, parseRetryAfter(res.headers.get("Retry-After")));
 		if (res.status === 401 && session) onUnauthorized(err);
 		throw err;

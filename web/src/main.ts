@@ -39,14 +39,21 @@ function renderNav(): void {
 							h("a", { href: href(`/users/${session.user.id}`) }, session.user.name),
 							session.user.role === "admin" ? h("span", { class: "badge" }, "admin") : null
 						),
-						h("li", null, h("button", { type: "button", class: "link-button", onClick: () => signOut() }, "Sign out"))
+						h(
+							"li",
+							null,
+							h("button", { type: "button", class: "link-button", onClick: () => signOut() }, "Sign out")
+						)
 					]
 				: [h("li", null, link("/sign-in", "Sign in")), h("li", null, link("/sign-up", "Sign up"))]
 		)
 	);
 }
 
-route("/", signedIn(() => navigate("/users", {}, true)));
+route(
+	"/",
+	signedIn(() => navigate("/users", {}, true))
+);
 route("/sign-in", signInView);
 route("/sign-up", signUpView);
 route("/users", signedIn(usersView));
@@ -56,7 +63,13 @@ notFound(main => {
 	mount(
 		main,
 		h("h1", null, "Page not found"),
-		h("p", null, "There is nothing at this address. ", h("a", { href: href("/users") }, "Go to the users list"), ".")
+		h(
+			"p",
+			null,
+			"There is nothing at this address. ",
+			h("a", { href: href("/users") }, "Go to the users list"),
+			"."
+		)
 	);
 });
 

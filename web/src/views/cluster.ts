@@ -42,20 +42,37 @@ function nodeRow(node: ClusterNode): HTMLTableRowElement {
 	return h(
 		"tr",
 		{ "data-node": node.id, class: node.available ? null : "row-offline" },
-		h("th", { scope: "row", "data-label": "Node" }, node.id, node.local ? h("span", { class: "badge" }, "this gateway") : null),
+		h(
+			"th",
+			{ scope: "row", "data-label": "Node" },
+			node.id,
+			node.local ? h("span", { class: "badge" }, "this gateway") : null
+		),
 		h(
 			"td",
 			{ "data-label": "Services" },
-			h("ul", { class: "chips" }, node.services.map(s => h("li", { class: `chip chip-${s}` }, s)))
+			h(
+				"ul",
+				{ class: "chips" },
+				node.services.map(s => h("li", { class: `chip chip-${s}` }, s))
+			)
 		),
 		h(
 			"td",
 			{ "data-label": "Status" },
-			h("span", { class: node.available ? "status status-up" : "status status-down" }, node.available ? "available" : "offline")
+			h(
+				"span",
+				{ class: node.available ? "status status-up" : "status status-down" },
+				node.available ? "available" : "offline"
+			)
 		),
 		h("td", { "data-label": "Host CPU", class: "num" }, pct(node.cpu)),
 		h("td", { "data-label": "Memory (RSS)", class: "num" }, node.memory ? formatBytes(node.memory.rss) : "—"),
-		h("td", { "data-label": "Host memory used", class: "num" }, node.memory ? pct(node.memory.hostUsedPercent) : "—"),
+		h(
+			"td",
+			{ "data-label": "Host memory used", class: "num" },
+			node.memory ? pct(node.memory.hostUsedPercent) : "—"
+		),
 		h("td", { "data-label": "Uptime", class: "num" }, duration(node.uptime)),
 		h("td", { "data-label": "Users requests", class: "num node-requests" }, String(node.requests))
 	);
@@ -64,7 +81,11 @@ function nodeRow(node: ClusterNode): HTMLTableRowElement {
 /** The admin dashboard: nodes, their load, and how users requests spread over them, refreshed every few seconds. */
 export function clusterView(main: HTMLElement): Cleanup | void {
 	if (!isAdmin()) {
-		mount(main, h("h1", null, "Cluster"), h("p", { class: "notice" }, "Only administrators can see the cluster dashboard."));
+		mount(
+			main,
+			h("h1", null, "Cluster"),
+			h("p", { class: "notice" }, "Only administrators can see the cluster dashboard.")
+		);
 		return;
 	}
 	const history: Sample[] = [];
@@ -85,14 +106,23 @@ export function clusterView(main: HTMLElement): Cleanup | void {
 		const usersNodes = view.nodes.filter(n => n.services.includes("users"));
 		const names = [...new Set([...usersNodes.map(n => n.id), ...Object.keys(view.requests.byNode)])].sort();
 		const card = (value: string | number, label: string, id: string) =>
-			h("div", { class: "card", id }, h("span", { class: "card-value" }, String(value)), h("span", { class: "card-label" }, label));
+			h(
+				"div",
+				{ class: "card", id },
+				h("span", { class: "card-value" }, String(value)),
+				h("span", { class: "card-label" }, label)
+			);
 
 		mount(
 			summary,
 			card(`${available.length} / ${view.nodes.length}`, "nodes available", "card-nodes"),
 			card(usersNodes.filter(n => n.available).length, "users nodes up", "card-users"),
 			card(view.requests.total, "users requests counted", "card-requests"),
-			card(view.requests.gateways, view.requests.gateways === 1 ? "gateway counting" : "gateways counting", "card-gateways")
+			card(
+				view.requests.gateways,
+				view.requests.gateways === 1 ? "gateway counting" : "gateways counting",
+				"card-gateways"
+			)
 		);
 
 		const series = rates(history, names);
@@ -158,9 +188,16 @@ export function clusterView(main: HTMLElement): Cleanup | void {
 					h(
 						"tr",
 						null,
-						["Node", "Services", "Status", "Host CPU", "Memory (RSS)", "Host memory used", "Uptime", "Users requests"].map(c =>
-							h("th", { scope: "col" }, c)
-						)
+						[
+							"Node",
+							"Services",
+							"Status",
+							"Host CPU",
+							"Memory (RSS)",
+							"Host memory used",
+							"Uptime",
+							"Users requests"
+						].map(c => h("th", { scope: "col" }, c))
 					)
 				),
 				h("tbody", null, view.nodes.map(nodeRow))

@@ -28,7 +28,9 @@ export function signUpView(main: HTMLElement): void {
 				maxlength: 128
 			}
 		],
-		fieldForType: { EMAIL_TAKEN: ["email", "This email is already registered. Sign in instead, or use another email."] },
+		fieldForType: {
+			EMAIL_TAKEN: ["email", "This email is already registered. Sign in instead, or use another email."]
+		},
 		async onSubmit(values) {
 			const body = { name: values.name, email: values.email, password: values.password };
 			try {

@@ -55,7 +55,10 @@ function editForm(user: PublicUser, onSaved: (user: PublicUser, servedBy: string
 		],
 		fieldForType: {
 			EMAIL_TAKEN: ["email", "Another account already uses this email."],
-			WRONG_PASSWORD: ["currentPassword", "Enter your current password correctly to change your email or password."]
+			WRONG_PASSWORD: [
+				"currentPassword",
+				"Enter your current password correctly to change your email or password."
+			]
 		},
 		async onSubmit(values) {
 			const changes: Parameters<typeof api.updateUser>[1] = {};
@@ -154,7 +157,11 @@ export async function userView(main: HTMLElement, route: RouteMatch): Promise<vo
 		mount(
 			main,
 			h("h1", null, missing ? "User not found" : "User"),
-			h("p", { class: "notice notice-error", role: "alert" }, missing ? "No user has this address." : describeError(err)),
+			h(
+				"p",
+				{ class: "notice notice-error", role: "alert" },
+				missing ? "No user has this address." : describeError(err)
+			),
 			h("p", null, h("a", { href: href("/users") }, "Back to the users list"))
 		);
 		return;

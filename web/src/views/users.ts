@@ -88,7 +88,11 @@ export function usersView(main: HTMLElement, route: RouteMatch): Cleanup {
 				h(
 					"p",
 					{ class: "notice" },
-					state.q ? "No user matches. Try fewer letters." : data.page > 1 ? "This page is empty." : "No users yet."
+					state.q
+						? "No user matches. Try fewer letters."
+						: data.page > 1
+							? "This page is empty."
+							: "No users yet."
 				)
 			);
 			return;
@@ -113,10 +117,18 @@ export function usersView(main: HTMLElement, route: RouteMatch): Cleanup {
 					h(
 						"tr",
 						null,
-						h("th", { scope: "row", "data-label": "Name" }, h("a", { href: href(`/users/${u.id}`) }, u.name)),
+						h(
+							"th",
+							{ scope: "row", "data-label": "Name" },
+							h("a", { href: href(`/users/${u.id}`) }, u.name)
+						),
 						h("td", { "data-label": "Email" }, u.email),
 						h("td", { "data-label": "Role" }, u.role),
-						h("td", { "data-label": "Created" }, h("time", { datetime: u.createdAt }, formatDate(u.createdAt)))
+						h(
+							"td",
+							{ "data-label": "Created" },
+							h("time", { datetime: u.createdAt }, formatDate(u.createdAt))
+						)
 					)
 				)
 			)
