@@ -7,10 +7,18 @@ import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { toErrorBody } from "./api/errors";
-import { accessLog, clientAddressResolver, requireJsonBody, runMiddlewares, type ConnectMiddleware } from "./api/http";
+import {
+	accessLog,
+	clientAddressResolver,
+	rejectUnsafeKeys,
+	requireJsonBody,
+	runMiddlewares,
+	type ConnectMiddleware
+} from "./api/http";
 import { openApiDocument } from "./api/openapi";
 import { redisRateLimitStore } from "./api/rate-limit-store";
 import { TokenService } from "./api/tokens";
+import { email as emailRule } from "./users/rules";
 import type { Actor } from "./users/policy";
 import type { AuthState, Credentials, PublicUser, UsersHealth } from "./users/types";
 
@@ -174,7 +182,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				path: "/",
 				mappingPolicy: "restrict",
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("login", config.rateLimit.loginMax),
 				aliases: { "POST /auth/login": "api.login" },
 				onAfterCall
@@ -184,7 +192,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				path: "/",
 				mappingPolicy: "restrict",
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("global", config.rateLimit.max),
 				aliases: { "POST /users": "users.register" },
 				onAfterCall
@@ -195,7 +203,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				mappingPolicy: "restrict",
 				authentication: true,
 				bodyParsers: jsonBody,
-				use: [requireJsonBody],
+				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("global", config.rateLimit.max),
 				aliases: {
 					"GET /auth/me": "api.me",
@@ -290,7 +298,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 		login: {
 			params: {
 				$$strict: true,
-				email: { type: "email", normalize: true, max: 254 },
+				email: emailRule,
 				password: { type: "string", min: 1, max: 128 }
 			},
 			async handler(ctx: Context<ApiLoginParams, GatewayMeta>): Promise<LoginResult> {

@@ -4,6 +4,7 @@ import { getConfig } from "../src/config";
 import { InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
 import { hashPassword, verifyPassword } from "./users/password";
 import { checkChange, checkRemove, type Actor } from "./users/policy";
+import { email, id, name, password, role } from "./users/rules";
 import { createUserStore, type UserChanges, type UserStore } from "./users/store";
 import type { AuthState, Credentials, PublicUser, Role, UserPage, UserRecord, UsersHealth } from "./users/types";
 
@@ -62,24 +63,6 @@ export interface UsersVerifyCredentialsParams {
 	password: string;
 }
 export type UsersAuthStateParams = UsersGetParams;
-
-/*
- * Parameter rules shared by several actions. Every schema is `$$strict`: an
- * unknown field is a 422, never silently dropped.
- */
-const email = { type: "email", normalize: true, max: 254 } as const;
-const name = {
-	type: "string",
-	trim: true,
-	min: 1,
-	max: 100,
-	// No control characters: names are shown in the PWA and written to logs.
-	// eslint-disable-next-line no-control-regex
-	pattern: /^[^\u0000-\u001f\u007f]+$/
-} as const;
-const password = { type: "string", min: 8, max: 128 } as const;
-const role = { type: "enum", values: ["user", "admin"] } as const;
-const id = { type: "uuid" } as const;
 
 const config = getConfig();
 

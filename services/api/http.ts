@@ -69,3 +69,35 @@ export function accessLog(
 		next();
 	};
 }
+
+const PROTOTYPE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+function findUnsafeKey(value: unknown, path: string, depth = 0): string | null {
+	if (value === null || typeof value !== "object" || depth > 32) return null;
+	for (const key of Object.keys(value)) {
+		if (PROTOTYPE_KEYS.has(key)) return path ? `${path}.${key}` : key;
+		const found = findUnsafeKey((value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, depth + 1);
+		if (found) return found;
+	}
+	return null;
+}
+
+/**
+ * 422 for a JSON body with `__proto__` / `constructor` / `prototype` keys
+ * (moleculer-web merges the body into the params with Object.assign, where
+ * such a key would set the prototype and slip past `$$strict`), or with an
+ * `id`, which only the URL sets.
+ */
+export const rejectUnsafeKeys: ConnectMiddleware = (req, _res, next) => {
+	const body = (req as IncomingMessage & { body?: unknown }).body;
+	const field = findUnsafeKey(body, "") ?? (body && typeof body === "object" && Object.hasOwn(body, "id") ? "id" : null);
+	if (!field) return next();
+	next(
+		Object.assign(new Error("Parameters validation error!"), {
+			name: "ValidationError",
+			code: 422,
+			type: "VALIDATION_ERROR",
+			data: [{ type: "forbidden", field, message: `The '${field}' field is not allowed in the body.` }]
+		})
+	);
+};

@@ -10,8 +10,9 @@ import { http, ROOT, startNode, uniqueNamespace, waitForHealthy, type NodeProces
 describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 	const redisUrl = process.env.TEST_REDIS_URL as string;
 	const namespace = uniqueNamespace("cluster");
-	const env = { REDIS_URL: redisUrl, NAMESPACE: namespace };
+	const env = { REDIS_URL: redisUrl, NAMESPACE: namespace, ADMIN_EMAIL: "ops@example.com", ADMIN_PASSWORD: "ops password 1" };
 	let baseUrl: string;
+	let auth: { authorization: string };
 	let gateway: NodeProcess;
 	let users: NodeProcess[];
 
@@ -21,6 +22,11 @@ describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 		gateway = startNode({ services: "api", nodeID: `${namespace}-gw`, env: { ...env, PORT: String(port) } });
 		users = ["u1", "u2"].map(id => startNode({ services: "users", nodeID: `${namespace}-${id}`, env }));
 		await waitForHealthy(baseUrl, 2);
+		const login = await http<{ token: string }>(`${baseUrl}/auth/login`, {
+			method: "POST",
+			json: { email: "ops@example.com", password: "ops password 1" }
+		});
+		auth = { authorization: `Bearer ${login.body.token}` };
 	});
 
 	afterAll(async () => {
@@ -30,7 +36,7 @@ describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 	it("spreads requests over both users nodes (X-Served-By)", async () => {
 		const servedBy = new Map<string, number>();
 		for (let i = 0; i < 20; i++) {
-			const res = await http(`${baseUrl}/users?page=${i + 1}`);
+			const res = await http(`${baseUrl}/users?page=${i + 1}`, { headers: auth });
 			expect(res.status).toBe(200);
 			const node = res.headers.get("x-served-by") as string;
 			servedBy.set(node, (servedBy.get(node) ?? 0) + 1);
@@ -50,7 +56,7 @@ describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 
 		const read = await waitFor(
 			async () => {
-				const res = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`);
+				const res = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`, { headers: auth });
 				return res.headers.get("x-served-by") !== writer ? res : false;
 			},
 			{ what: "a read served by the other node" }
@@ -61,17 +67,18 @@ describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 		// A rename through one node is seen through the other (the shared cache was cleaned).
 		const renamed = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`, {
 			method: "PATCH",
+			headers: auth,
 			json: { name: "Renamed" }
 		});
 		expect(renamed.status).toBe(200);
 		for (let i = 0; i < 4; i++) {
-			const res = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`);
+			const res = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`, { headers: auth });
 			expect(res.body.name).toBe("Renamed");
 		}
 	});
 
 	it("joins the REPL (npm run repl) to the cluster: call users.count answers the stored count", async () => {
-		const count = (await http<{ total: number }>(`${baseUrl}/users`)).body.total;
+		const count = (await http<{ total: number }>(`${baseUrl}/users`, { headers: auth })).body.total;
 		expect(count).toBeGreaterThan(0);
 		const repl = spawn("npm", ["run", "--silent", "repl"], {
 			cwd: ROOT,
@@ -107,7 +114,7 @@ describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 		expect(await stopped.stop("SIGTERM")).toBe(0);
 		await waitForHealthy(baseUrl, 1);
 		for (let i = 0; i < 10; i++) {
-			const res = await http(`${baseUrl}/users`);
+			const res = await http(`${baseUrl}/users`, { headers: auth });
 			expect(res.status).toBe(200);
 			expect(res.headers.get("x-served-by")).toBe(survivor.nodeID);
 		}
