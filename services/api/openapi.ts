@@ -198,8 +198,13 @@ export function ruleToSchema(rule: Rule): JsonSchema {
 			if (typeof r.min === "number") s.minLength = r.min;
 			if (typeof r.max === "number") s.maxLength = r.max;
 			if (typeof r.length === "number") s.minLength = s.maxLength = r.length;
-			if (r.pattern instanceof RegExp) s.pattern = r.pattern.source;
-			else if (typeof r.pattern === "string") s.pattern = r.pattern;
+			if (r.pattern instanceof RegExp || typeof r.pattern === "string") {
+				const pattern = r.pattern instanceof RegExp ? r.pattern.source : r.pattern;
+				const changes = ["trim", "lowercase", "uppercase"].filter(k => r[k] === true);
+				// The service normalises before it matches: a raw value may differ from the pattern.
+				if (changes.length) s.description = `Normalised (${changes.join(", ")}), then must match /${pattern}/.`;
+				else s.pattern = pattern;
+			}
 			if (Array.isArray(r.enum)) s.enum = r.enum;
 			break;
 		case "email":

@@ -73,8 +73,17 @@ describe("GET /openapi.json", () => {
 		expect(schema).toEqual({
 			type: "object",
 			properties: {
-				email: { type: "string", format: "email", maxLength: 254 },
-				name: { type: "string", minLength: 1, maxLength: 100, pattern: expect.any(String) },
+				email: {
+					type: "string",
+					maxLength: 254,
+					description: expect.stringMatching(/^Normalised \(trim, lowercase\), then must match \/\^\[a-z0-9/)
+				},
+				name: {
+					type: "string",
+					minLength: 1,
+					maxLength: 100,
+					description: expect.stringContaining("Normalised (trim)")
+				},
 				password: { type: "string", minLength: 8, maxLength: 128 }
 			},
 			required: ["email", "name", "password"],
