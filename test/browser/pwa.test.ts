@@ -3,7 +3,14 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { ClusterView } from "../../services/api/cluster";
 import { http } from "../support/node-process";
 import { waitFor } from "../support/redis-server";
-import { ARTIFACTS, launchChromium, startPwaCluster, type PwaCluster } from "./support";
+import {
+	accessibilityViolations,
+	ARTIFACTS,
+	launchChromium,
+	launchPersistentChromium,
+	startPwaCluster,
+	type PwaCluster
+} from "./support";
 
 /**
  * The PWA in Debian's Chromium against a real cluster: gateway, two users
@@ -19,6 +26,7 @@ describe("PWA in a browser, against a real cluster", () => {
 	let cluster: PwaCluster;
 	let browser: Browser;
 	const contexts: BrowserContext[] = [];
+	const closers: (() => Promise<void>)[] = [];
 	const pageErrors: string[] = [];
 	/** Twelve users sharing a name prefix, for search and pages. */
 	const prefix = `Zed${Math.random().toString(36).slice(2, 7)}`;
@@ -67,6 +75,7 @@ describe("PWA in a browser, against a real cluster", () => {
 
 	afterAll(async () => {
 		for (const context of contexts) await context.close();
+		for (const close of closers) await close();
 		await browser?.close();
 		await cluster?.stop();
 	});
@@ -86,6 +95,7 @@ describe("PWA in a browser, against a real cluster", () => {
 		await page.goto(cluster.wwwUrl);
 		await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
 		await shot(page, "sign-in");
+		expect(await accessibilityViolations(page)).toEqual([]);
 
 		await page.getByRole("main").getByRole("link", { name: "Sign up" }).click();
 		await page.getByRole("heading", { level: 1, name: "Create an account" }).waitFor();
@@ -123,6 +133,7 @@ describe("PWA in a browser, against a real cluster", () => {
 		expect(firstPage).toHaveLength(10);
 		expect(page.url()).toContain(`q=${prefix.toUpperCase()}`);
 		await shot(page, "users");
+		expect(await accessibilityViolations(page)).toEqual([]);
 		await page.getByRole("button", { name: "Next →" }).click();
 		await status.filter({ hasText: "page 2 of 2." }).waitFor();
 		const secondPage = await names.allTextContents();
@@ -147,6 +158,7 @@ describe("PWA in a browser, against a real cluster", () => {
 		expect(await page.locator("#flash").textContent()).toBe("Saved.");
 		expect(await page.locator("#user-details").textContent()).toContain(newEmail);
 		await shot(page, "user");
+		expect(await accessibilityViolations(page)).toEqual([]);
 
 		await page.getByRole("button", { name: "Delete your account" }).click();
 		await page.getByRole("button", { name: "Yes, delete" }).click();
@@ -179,6 +191,7 @@ describe("PWA in a browser, against a real cluster", () => {
 		// The summary takes focus, so a screen reader reads what went wrong.
 		expect(await page.evaluate("document.activeElement.id")).toBe("signup-summary");
 		await shot(page, "sign-up-422");
+		expect(await accessibilityViolations(page)).toEqual([]);
 
 		await page.getByLabel("Email").fill(`${prefix.toLowerCase()}0@example.test`);
 		await page.getByLabel("Password").fill("long-enough-password");
@@ -228,6 +241,7 @@ describe("PWA in a browser, against a real cluster", () => {
 				.waitFor({ state: "attached" });
 		}
 		await shot(page, "dashboard");
+		expect(await accessibilityViolations(page)).toEqual([]);
 
 		// The gateway answers the same numbers, and refuses them to a plain user.
 		const view = await http<ClusterView>(`${cluster.apiUrl}/cluster`, {
@@ -253,6 +267,7 @@ describe("PWA in a browser, against a real cluster", () => {
 		);
 		expect(overflow).toBe(0);
 		await shot(page, "users-phone");
+		expect(await accessibilityViolations(page)).toEqual([]);
 	});
 
 	it("tells how long to wait on a 429 (Retry-After), then lets the user retry", async () => {
@@ -290,8 +305,11 @@ describe("PWA in a browser, against a real cluster", () => {
 		await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
 	});
 
-	it("opens the app shell with the network cut (service worker), says so, and never fakes a write", async () => {
-		const page = await newPage();
+	it("is installable, opens with the network cut (service worker), says so, and never fakes a write", async () => {
+		const persistent = await launchPersistentChromium({ width: 1280, height: 860 });
+		closers.push(persistent.close);
+		const page = await persistent.context.newPage();
+		page.on("pageerror", err => pageErrors.push(err.message));
 		await signIn(page, cluster.admin.email, cluster.admin.password);
 		await page.locator(".users-table tbody tr").first().waitFor();
 		// The worker installs on the first visit and takes control of the page.
@@ -299,6 +317,17 @@ describe("PWA in a browser, against a real cluster", () => {
 			timeoutMs: 15_000,
 			what: "the service worker to control the page"
 		});
+		// Chromium's own verdict: the manifest parses and the app is installable.
+		const cdp = await page.context().newCDPSession(page);
+		const manifest = (await cdp.send("Page.getAppManifest")) as { errors: unknown[]; url: string };
+		expect({ url: manifest.url, errors: manifest.errors }).toEqual({
+			url: `${cluster.wwwUrl}/manifest.webmanifest`,
+			errors: []
+		});
+		const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
+		expect(installabilityErrors).toEqual([]);
+		await cdp.detach();
+
 		const myName = (await page.locator(".nav-me a").textContent()) as string;
 		await page.locator(".nav-me a").click();
 		await page.getByRole("heading", { level: 1, name: myName }).waitFor();

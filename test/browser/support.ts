@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ROOT, startNode, uniqueNamespace, waitForHealthy, http, type NodeProcess } from "../support/node-process";
 import { freePort, waitFor } from "../support/redis-server";
 
@@ -31,6 +32,30 @@ export async function launchChromium(): Promise<Browser> {
 	}
 	mkdirSync(ARTIFACTS, { recursive: true });
 	return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/**
+ * A browser with a profile on disk, in a fresh temporary folder: Chromium only
+ * judges installability outside incognito, which every `newContext()` is.
+ */
+export async function launchPersistentChromium(viewport: { width: number; height: number }): Promise<{
+	context: BrowserContext;
+	close(): Promise<void>;
+}> {
+	const dir = mkdtempSync(path.join(tmpdir(), "rncp-chromium-"));
+	const context = await chromium.launchPersistentContext(dir, {
+		executablePath: CHROMIUM,
+		headless: true,
+		args: CHROMIUM_FLAGS,
+		viewport
+	});
+	return {
+		context,
+		async close() {
+			await context.close();
+			rmSync(dir, { recursive: true, force: true });
+		}
+	};
 }
 
 export interface PwaCluster {
@@ -119,4 +144,28 @@ export async function startPwaCluster(label: string, env: Record<string, string>
 		throw new Error(`${(err as Error).message}\n${logs()}`);
 	}
 	return cluster;
+}
+
+interface AxeViolation {
+	id: string;
+	impact: string | null;
+	help: string;
+	nodes: { target: string[] }[];
+}
+
+let axeSource: string | undefined;
+
+/**
+ * The WCAG 2.1 A/AA rules of axe-core on the page as it is now: `[]` when it
+ * passes, else one line per broken rule with the elements it found.
+ * Evaluated through the DevTools protocol, so the page's CSP does not apply.
+ */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+	axeSource ??= readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+	const violations = (await page.evaluate(
+		`${axeSource}
+		axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"], resultTypes: ["violations"] })
+			.then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => ({ target: n.target })) })))`
+	)) as AxeViolation[];
+	return violations.map(v => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map(n => n.target.join(" ")).join(", ")}`);
 }
