@@ -99,7 +99,7 @@ export function clusterView(main: HTMLElement): Cleanup | void {
 	// Not a live region: a sentence read out every 3 s would drown everything else.
 	const status = h("p", { class: "list-status", id: "cluster-updated" });
 	const error = h("p", { class: "notice notice-error", role: "alert", hidden: true });
-	const pause = h("button", { type: "button", class: "button", "aria-pressed": "false" }, "Pause updates");
+	const pause = h("button", { type: "button", class: "button" }, "Pause updates");
 
 	function draw(view: ClusterView): void {
 		const available = view.nodes.filter(n => n.available);
@@ -230,7 +230,6 @@ export function clusterView(main: HTMLElement): Cleanup | void {
 
 	pause.addEventListener("click", () => {
 		paused = !paused;
-		pause.setAttribute("aria-pressed", String(paused));
 		pause.textContent = paused ? "Resume updates" : "Pause updates";
 		if (!paused) {
 			window.clearTimeout(timer);
