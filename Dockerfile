@@ -1,7 +1,7 @@
 # One image for every node of the cluster: which services a container runs is
 # chosen by SERVICES (api, users, www) — see docker-compose.yml.
 
-# --- build: compile the TypeScript sources ----------------------------------
+# --- build: compile the TypeScript sources and the PWA (vite → dist/web) ----
 FROM node:24-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -10,9 +10,10 @@ COPY tsconfig.json tsconfig.build.json moleculer.config.ts ./
 COPY src ./src
 COPY services ./services
 COPY scripts ./scripts
+COPY web ./web
 RUN npm run build
 
-# --- runtime: production dependencies, compiled code, PWA assets ------------
+# --- runtime: production dependencies, compiled nodes and PWA (dist/web) ----
 FROM node:24-alpine AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -21,7 +22,6 @@ COPY package.json package-lock.json ./
 #   docker-compose exec rncp-user-service node dist/src/main.js --repl --no-services
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY public ./public
 # The code stays root-owned and read-only for the process.
 USER node
 EXPOSE 3000 3001

@@ -5,6 +5,7 @@ import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer"
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { isDraining } from "./api/drain";
 import { toErrorBody } from "./api/errors";
 import {
@@ -16,6 +17,7 @@ import {
 	type ConnectMiddleware
 } from "./api/http";
 import { idempotent } from "./api/idempotency";
+import { openApiDocument } from "./api/openapi";
 import { redisRateLimitStore } from "./api/rate-limit-store";
 import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
 import { retryOnlyIdempotent } from "./api/retry";
@@ -67,8 +69,12 @@ export interface ApiMethods {
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 }
 
+export type { ClusterView };
+
 export interface ApiLocals {
 	tokens: TokenService;
+	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
+	served: RequestCounter;
 	server: http.Server;
 	routes: { rateLimit?: { store?: { close?: () => void } } }[];
 }
@@ -115,7 +121,7 @@ const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
 const SERVED_BY_ACTIONS = /^users\.|^api\.(me|login)$/;
 
 function onAfterCall(
-	this: Service,
+	this: Service & Pick<ApiLocals, "served">,
 	ctx: Context<unknown, GatewayMeta>,
 	_route: unknown,
 	req: IncomingRequest,
@@ -123,8 +129,10 @@ function onAfterCall(
 	data: unknown
 ) {
 	const action = req.$action.name ?? "";
-	if (config.servedByHeader && SERVED_BY_ACTIONS.test(action)) {
-		res.setHeader("X-Served-By", ctx.meta[SERVED_BY] ?? this.broker.nodeID);
+	if (SERVED_BY_ACTIONS.test(action)) {
+		const servedBy = ctx.meta[SERVED_BY] ?? this.broker.nodeID;
+		this.served.add(servedBy);
+		if (config.servedByHeader) res.setHeader("X-Served-By", servedBy);
 	}
 	if (action === CREATED) {
 		ctx.meta.$statusCode = 201;
@@ -171,7 +179,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 					"GET /": "api.hello",
 					"GET /health": "api.health",
 					"GET /health/live": "api.live",
-					"GET /users/health": "users.health"
+					"GET /users/health": "users.health",
+					"GET /openapi.json": "api.openapi"
 				},
 				onAfterCall
 			},
@@ -220,12 +229,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				authorization: true,
 				bodyParsers: false,
 				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: {},
+				aliases: { "GET /cluster": "api.cluster" },
 				onAfterCall
 			}
 		],
 
-		onError(this: Service, req: IncomingRequest, res: ServerResponse, err: Error) {
+		onError(this: Service & Pick<ApiLocals, "served">, req: IncomingRequest, res: ServerResponse, err: Error) {
 			const body = toErrorBody(err, config.production);
 			if (body.code >= 500) {
 				this.logger.error(
@@ -235,8 +244,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				);
 			}
 			const meta = req.$ctx?.meta as GatewayMeta | undefined;
-			if (config.servedByHeader && meta?.[SERVED_BY] && SERVED_BY_ACTIONS.test(req.$action?.name ?? "")) {
-				res.setHeader("X-Served-By", meta[SERVED_BY]);
+			if (meta?.[SERVED_BY] && SERVED_BY_ACTIONS.test(req.$action?.name ?? "")) {
+				this.served.add(meta[SERVED_BY]);
+				if (config.servedByHeader) res.setHeader("X-Served-By", meta[SERVED_BY]);
 			}
 			if (body.code === 401) {
 				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
@@ -311,6 +321,29 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			handler(ctx: Context<unknown, GatewayMeta>): Promise<PublicUser> {
 				return ctx.call<PublicUser, { id: string }>("users.get", { id: (ctx.meta.user as Actor).id });
 			}
+		},
+
+		/** Every node with its services, load, and the users requests each served (the admin dashboard). */
+		cluster: {
+			params: { $$strict: true },
+			handler(ctx: Context): Promise<ClusterView> {
+				return describeCluster(ctx, this.broker);
+			}
+		},
+
+		/** This gateway's count of users requests per serving node; `api.cluster` sums every gateway's. */
+		requestCounts: {
+			visibility: "public",
+			handler(): Record<string, number> {
+				return this.served.snapshot();
+			}
+		},
+
+		/** The OpenAPI 3.1 description of the routes above. */
+		openapi: {
+			handler(): object {
+				return openApiDocument(ApiService);
+			}
 		}
 	},
 
@@ -364,6 +397,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 	created() {
 		this.tokens = new TokenService(config.jwt.secret, config.jwt.expiresIn);
+		this.served = new RequestCounter();
 	},
 
 	stopped() {

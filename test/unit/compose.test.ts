@@ -176,7 +176,8 @@ describe("Dockerfile", () => {
 		expect(runtime).toMatch(/npm ci --omit=dev/);
 		expect(runtime).toMatch(/^USER node$/m);
 		expect(runtime).toMatch(/^HEALTHCHECK .*\\?\n?\s*CMD \["node", "dist\/scripts\/healthcheck\.js"\]/m);
-		expect(runtime).toMatch(/^COPY public \.\/public$/m);
+		// The nodes and the PWA (vite → dist/web, served by www) come from the build stage.
+		expect(runtime).toMatch(/^COPY --from=\w+ \/app\/dist \.\/dist$/m);
 	});
 
 	it("starts node in exec form, so SIGTERM reaches it", () => {
