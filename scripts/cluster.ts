@@ -149,7 +149,9 @@ async function main(): Promise<void> {
 		NODE_ENV: process.env.NODE_ENV ?? "production",
 		REDIS_URL: redisUrl,
 		NAMESPACE: namespace,
-		JWT_SECRET: jwtSecret
+		JWT_SECRET: jwtSecret,
+		// The PWA's origin, also when --www-port moves it.
+		CORS_ORIGINS: process.env.CORS_ORIGINS ?? `http://localhost:${wwwPort},http://127.0.0.1:${wwwPort}`
 	};
 
 	const specs: NodeSpec[] = [];
