@@ -61,7 +61,7 @@ describe("docker-compose.yml", () => {
 			.filter(([, s]) => !s.profiles)
 			.map(([name]) => name)
 			.sort();
-		expect(always).toEqual(["redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service"].sort());
+		expect(always).toEqual(["jwt-secret", "redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service"].sort());
 	});
 
 	it.each(NODES)("builds %s from the one image, picked by SERVICES", name => {
@@ -78,8 +78,20 @@ describe("docker-compose.yml", () => {
 		expect(env.REDIS_URL).toBe("redis://redis:6379");
 		expect(env.NODE_ENV).toBe("production");
 		expect(env.NAMESPACE).toBeDefined();
-		// Required, never a default written in the file.
-		expect(env.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?.+\}$/);
+		// Never a secret written in the file: the environment's, or the generated one.
+		expect(env.JWT_SECRET).toBe("${JWT_SECRET:-}");
+	});
+
+	it("signs tokens with a generated secret every gateway replica shares", () => {
+		const init = services["jwt-secret"];
+		expect(init.image).toBe("rncp-api:local");
+		expect(init.command).toEqual(["node", "dist/scripts/init-secret.js", "/run/secrets/rncp/jwt"]);
+		expect(init.volumes).toEqual(["jwt-secret:/run/secrets/rncp"]);
+		const gateway = services["rncp-api-gateway"];
+		expect(gateway.environment?.JWT_SECRET_FILE).toBe("/run/secrets/rncp/jwt");
+		expect(gateway.volumes).toContain("jwt-secret:/run/secrets/rncp:ro");
+		expect(gateway.depends_on).toMatchObject({ "jwt-secret": { condition: "service_completed_successfully" } });
+		expect(Object.keys(compose.volumes ?? {})).toContain("jwt-secret");
 	});
 
 	it.each(SCALED)("publishes no fixed host port and sets no NODEID on the scaled %s", name => {
@@ -132,11 +144,13 @@ describe("docker-compose.yml", () => {
 		const svc = services[name];
 		expect(Array.isArray(svc.healthcheck?.test) && svc.healthcheck.test[0]).toMatch(/^CMD/);
 		expect(["on-failure", "unless-stopped", "always"]).toContain(svc.restart);
-		if (name !== "redis") {
+		if (name !== "redis" && name !== "jwt-secret") {
 			expect(Array.isArray(svc.depends_on)).toBe(false);
-			const deps = Object.values(svc.depends_on ?? {});
+			const deps = Object.entries(svc.depends_on ?? {});
 			expect(deps.length).toBeGreaterThan(0);
-			for (const dep of deps) expect(dep).toEqual({ condition: "service_healthy" });
+			for (const [dep, condition] of deps) {
+				expect(condition).toEqual({ condition: dep === "jwt-secret" ? "service_completed_successfully" : "service_healthy" });
+			}
 		}
 	});
 
