@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { ServiceBroker } from "moleculer";
 import {
 	MemoryIdempotencyStore,
@@ -8,6 +7,7 @@ import {
 	type IdempotencyStore
 } from "../../services/api/idempotency-store";
 import { uniqueNamespace } from "../support/node-process";
+import { deleteKeys } from "../support/redis-server";
 
 const redisUrl = process.env.TEST_REDIS_URL as string;
 const broker = new ServiceBroker({ logger: false });
@@ -29,11 +29,7 @@ const makers: [string, () => Promise<Subject>][] = [
 				store,
 				async cleanup() {
 					await store.close();
-					// Only this suite's keys.
-					const admin = new Redis(redisUrl);
-					const keys = await admin.keys(`${prefix}*`);
-					if (keys.length) await admin.del(...keys);
-					admin.disconnect();
+					await deleteKeys(redisUrl, prefix);
 				}
 			};
 		}
