@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a one-shot container command */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
