@@ -14,6 +14,13 @@ module.exports = {
 	projects: [
 		{ ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
 		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-30s.ts"] },
-		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"] }
+		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"] },
+		{
+			...base,
+			displayName: "browser",
+			testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
+			// Builds the PWA (vite) when this project runs; the root setup builds the server.
+			globalSetup: "<rootDir>/test/browser/global-setup.ts"
+		}
 	]
 };

@@ -66,14 +66,21 @@ const brokerConfig: BrokerOptions = {
 	// Graceful stop: a stopping node waits for its in-flight contexts.
 	tracking: { enabled: true, shutdownTimeout: 10_000 },
 
-	registry: { strategy: "RoundRobin", preferLocal: true },
+	// On stop a node first announces it has no services, then waits `stopDelay`
+	// before refusing requests: requests the other nodes sent before they saw the
+	// announcement still arrive and are served (writes are not retried).
+	registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: 500 },
 	// Moleculer announces a node's services 1 s after the last one started (a
 	// debounce for nodes that register many); ours run one to three, and that
 	// second was half of a users node's start-to-ready time (docs/performance.md).
 	// (An option of Moleculer 0.15 that its TransitOptions typing lacks.)
 	transit: { serviceChangedDebounceTime: 50 } as BrokerOptions["transit"],
-	heartbeatInterval: 5,
-	heartbeatTimeout: 15,
+	// A node killed without a goodbye (SIGKILL, crash, lost host) is dropped once
+	// its heartbeats stop for `heartbeatTimeout` s, checked every
+	// `heartbeatTimeout` s: 6–12 s here. Until then a third of the reads to it
+	// wait for a timeout before their retry (node-kill test: 5/15 took 23 s).
+	heartbeatInterval: 2,
+	heartbeatTimeout: 6,
 
 	metrics: config.metricsPort
 		? {

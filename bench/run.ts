@@ -374,7 +374,7 @@ async function readyScenario(redis: RedisServer, settings: Settings): Promise<Re
 			NODEID: `www-${rep}`,
 			WWW_PORT: String(wwwPort)
 		});
-		const wwwMs = await waitUntil(`http://127.0.0.1:${wwwPort}/`, s => s === 200, www.startedAt);
+		const wwwMs = await waitUntil(`http://127.0.0.1:${wwwPort}/config.json`, s => s === 200, www.startedAt);
 		await idle(record("www", wwwMs), www);
 		await Promise.all([users1, gateway, gateway2, users2, www].map(p => p.stop()));
 	}

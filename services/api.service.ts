@@ -5,6 +5,8 @@ import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer"
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
+import { isDraining } from "./api/drain";
 import { toErrorBody } from "./api/errors";
 import {
 	accessLog,
@@ -15,7 +17,11 @@ import {
 	type ConnectMiddleware
 } from "./api/http";
 import { HttpMetricsMixin } from "./api/http-metrics";
+import { idempotent } from "./api/idempotency";
+import { openApiDocument } from "./api/openapi";
 import { redisRateLimitStore } from "./api/rate-limit-store";
+import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
+import { retryOnlyIdempotent } from "./api/retry";
 import { TokenService } from "./api/tokens";
 import { email as emailRule } from "./users/rules";
 import type { Actor } from "./users/policy";
@@ -24,6 +30,8 @@ import type { AuthState, Credentials, PublicUser, UsersHealth } from "./users/ty
 export interface GatewayHealth {
 	status: "ok" | "down";
 	nodeID: string;
+	/** Present while this gateway stops: it takes no new connection. */
+	draining?: true;
 	checks: {
 		users: { status: "ok" | "down"; instances: number };
 		store: { status: "ok" | "down" | "unknown"; latencyMs: number | null };
@@ -62,8 +70,12 @@ export interface ApiMethods {
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
 }
 
+export type { ClusterView };
+
 export interface ApiLocals {
 	tokens: TokenService;
+	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
+	served: RequestCounter;
 	server: http.Server;
 	routes: { rateLimit?: { store?: { close?: () => void } } }[];
 }
@@ -83,6 +95,7 @@ function requestIdOptions(options: CallingOptions, req: IncomingMessage): void {
 	const header = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
 	const candidate = Array.isArray(header) ? header[0] : header;
 	options.requestID = candidate && REQUEST_ID.test(candidate) ? candidate : undefined;
+	retryOnlyIdempotent(options, req);
 }
 
 const clientAddress = clientAddressResolver(config.trustProxy);
@@ -109,7 +122,7 @@ const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
 const SERVED_BY_ACTIONS = /^users\.|^api\.(me|login)$/;
 
 function onAfterCall(
-	this: Service,
+	this: Service & Pick<ApiLocals, "served">,
 	ctx: Context<unknown, GatewayMeta>,
 	_route: unknown,
 	req: IncomingRequest,
@@ -117,8 +130,10 @@ function onAfterCall(
 	data: unknown
 ) {
 	const action = req.$action.name ?? "";
-	if (config.servedByHeader && SERVED_BY_ACTIONS.test(action)) {
-		res.setHeader("X-Served-By", ctx.meta[SERVED_BY] ?? this.broker.nodeID);
+	if (SERVED_BY_ACTIONS.test(action)) {
+		const servedBy = ctx.meta[SERVED_BY] ?? this.broker.nodeID;
+		this.served.add(servedBy);
+		if (config.servedByHeader) res.setHeader("X-Served-By", servedBy);
 	}
 	if (action === CREATED) {
 		ctx.meta.$statusCode = 201;
@@ -133,7 +148,7 @@ function onAfterCall(
 
 const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 	name: "api",
-	mixins: [ApiGateway, HttpMetricsMixin],
+	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin],
 
 	settings: {
 		port: config.port,
@@ -165,7 +180,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 					"GET /": "api.hello",
 					"GET /health": "api.health",
 					"GET /health/live": "api.live",
-					"GET /users/health": "users.health"
+					"GET /users/health": "users.health",
+					"GET /openapi.json": "api.openapi"
 				},
 				onAfterCall
 			},
@@ -186,7 +202,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				bodyParsers: jsonBody,
 				use: [requireJsonBody, rejectUnsafeKeys],
 				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: { "POST /users": "users.register" },
+				aliases: { "POST /users": [idempotent(idempotencyStoreOf), "users.register"] },
 				onAfterCall
 			},
 			{
@@ -214,12 +230,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				authorization: true,
 				bodyParsers: false,
 				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: {},
+				aliases: { "GET /cluster": "api.cluster" },
 				onAfterCall
 			}
 		],
 
-		onError(this: Service, req: IncomingRequest, res: ServerResponse, err: Error) {
+		onError(this: Service & Pick<ApiLocals, "served">, req: IncomingRequest, res: ServerResponse, err: Error) {
 			const body = toErrorBody(err, config.production);
 			if (body.code >= 500) {
 				this.logger.error(
@@ -229,8 +245,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				);
 			}
 			const meta = req.$ctx?.meta as GatewayMeta | undefined;
-			if (config.servedByHeader && meta?.[SERVED_BY] && SERVED_BY_ACTIONS.test(req.$action?.name ?? "")) {
-				res.setHeader("X-Served-By", meta[SERVED_BY]);
+			if (meta?.[SERVED_BY] && SERVED_BY_ACTIONS.test(req.$action?.name ?? "")) {
+				this.served.add(meta[SERVED_BY]);
+				if (config.servedByHeader) res.setHeader("X-Served-By", meta[SERVED_BY]);
 			}
 			if (body.code === 401) {
 				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
@@ -255,7 +272,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			}
 		},
 
-		/** 200 when a users instance and its store answer; `status: "down"` (503) otherwise. */
+		/** 200 when a users instance and its store answer; `status: "down"` (503) otherwise and while draining. */
 		health: {
 			async handler(ctx: Context): Promise<GatewayHealth> {
 				const instances = this.broker.registry
@@ -265,6 +282,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 					users: { status: instances > 0 ? "ok" : "down", instances },
 					store: { status: "unknown", latencyMs: null }
 				};
+				if (isDraining(this)) return { status: "down", nodeID: this.broker.nodeID, draining: true, checks };
 				if (instances > 0) {
 					try {
 						const users = await ctx.call<UsersHealth, object>("users.health", {}, { timeout: 2000 });
@@ -303,6 +321,29 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 		me: {
 			handler(ctx: Context<unknown, GatewayMeta>): Promise<PublicUser> {
 				return ctx.call<PublicUser, { id: string }>("users.get", { id: (ctx.meta.user as Actor).id });
+			}
+		},
+
+		/** Every node with its services, load, and the users requests each served (the admin dashboard). */
+		cluster: {
+			params: { $$strict: true },
+			handler(ctx: Context): Promise<ClusterView> {
+				return describeCluster(ctx, this.broker);
+			}
+		},
+
+		/** This gateway's count of users requests per serving node; `api.cluster` sums every gateway's. */
+		requestCounts: {
+			visibility: "public",
+			handler(): Record<string, number> {
+				return this.served.snapshot();
+			}
+		},
+
+		/** The OpenAPI 3.1 description of the routes above. */
+		openapi: {
+			handler(): object {
+				return openApiDocument(ApiService);
 			}
 		}
 	},
@@ -357,6 +398,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 	created() {
 		this.tokens = new TokenService(config.jwt.secret, config.jwt.expiresIn);
+		this.served = new RequestCounter();
 	},
 
 	stopped() {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../src/config";
-import { InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
+import { EmailTakenError, InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
 import { hashPassword, verifyPassword } from "./users/password";
 import { checkChange, checkRemove, type Actor } from "./users/policy";
 import { email, id, name, password, role } from "./users/rules";
@@ -265,6 +265,9 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 	methods: {
 		async createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser> {
+			// A cheap early answer for a taken email spares a scrypt hash; the
+			// store's atomic insert still settles races between nodes.
+			if (await this.store.findByEmail(params.email)) throw new EmailTakenError(params.email);
 			const user = await this.store.create({
 				id: randomUUID(),
 				email: params.email,

@@ -3,6 +3,7 @@
  * project reads is named here and documented in the README; services and
  * handlers take their values from this object, never from `process.env`.
  */
+import { readFileSync } from "node:fs";
 
 export type LogFormat = "json" | "pretty";
 
@@ -116,8 +117,21 @@ function duration(env: Env, name: string, fallback: number): number {
 	return seconds;
 }
 
+/** `JWT_SECRET`, else the content of `JWT_SECRET_FILE` (Docker secrets style). */
+function readSecret(env: Env): string | undefined {
+	const direct = text(env, "JWT_SECRET");
+	if (direct) return direct;
+	const file = text(env, "JWT_SECRET_FILE");
+	if (!file) return undefined;
+	try {
+		return readFileSync(file, "utf8").trim() || undefined;
+	} catch (err) {
+		throw new ConfigError(`JWT_SECRET_FILE ${file} cannot be read: ${(err as Error).message}`);
+	}
+}
+
 function jwtSecret(env: Env, production: boolean, signs: boolean): string {
-	const secret = text(env, "JWT_SECRET");
+	const secret = signs ? readSecret(env) : text(env, "JWT_SECRET");
 	if (production && signs && (!secret || secret.length < MIN_SECRET_LENGTH || secret === DEV_JWT_SECRET)) {
 		throw new ConfigError(
 			`JWT_SECRET must be set to a random string of at least ${MIN_SECRET_LENGTH} characters in production ` +

@@ -13,4 +13,5 @@ function findProjectRoot(start: string): string {
 }
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
-export const PUBLIC_DIR = path.join(PROJECT_ROOT, "public");
+/** The built PWA (`npm run build` → `vite build`), served by the `www` service. */
+export const WEB_DIR = path.join(PROJECT_ROOT, "dist", "web");

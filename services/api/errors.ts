@@ -13,7 +13,11 @@ const UNAVAILABLE = new Set([
 	"SERVICE_UNAVAILABLE",
 	"BROKER_DISCONNECTED",
 	"QUEUE_FULL",
-	"STORE_UNAVAILABLE"
+	"STORE_UNAVAILABLE",
+	// The node handling the call left the cluster (killed, crashed) before answering.
+	"REQUEST_REJECTED",
+	// BrokerDisconnectedError: this node's transporter is down (Redis away), nothing was sent.
+	"BAD_GATEWAY"
 ]);
 const TIMEOUT = new Set(["REQUEST_TIMEOUT", "REQUEST_SKIPPED"]);
 

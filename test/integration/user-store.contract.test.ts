@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
 import { ServiceBroker } from "moleculer";
 import { EmailTakenError, UserNotFoundError } from "../../services/users/errors";
 import { MemoryUserStore } from "../../services/users/memory-store";
 import { RedisUserStore } from "../../services/users/redis-store";
 import { createUserStore, type NewUser, type UserStore } from "../../services/users/store";
 import { uniqueNamespace } from "../support/node-process";
+import { deleteKeys } from "../support/redis-server";
 
 const redisUrl = process.env.TEST_REDIS_URL as string;
 const broker = new ServiceBroker({ logger: false });
@@ -40,11 +40,7 @@ const makers: [string, () => Promise<Subject>][] = [
 				store,
 				async cleanup() {
 					await store.close();
-					// Delete only this test's keys.
-					const admin = new Redis(redisUrl);
-					const keys = await admin.keys(`${prefix}*`);
-					if (keys.length) await admin.del(...keys);
-					await admin.quit();
+					await deleteKeys(redisUrl, prefix);
 				}
 			};
 		}

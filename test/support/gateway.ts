@@ -1,9 +1,9 @@
 import type { AddressInfo, Server } from "node:net";
-import { Redis } from "ioredis";
 import { ServiceBroker, type BrokerOptions, type Service } from "moleculer";
 import ApiService from "../../services/api.service";
 import UsersService from "../../services/users.service";
 import { http, uniqueNamespace } from "./node-process";
+import { deleteKeys } from "./redis-server";
 
 export interface Gateway {
 	broker: ServiceBroker;
@@ -44,10 +44,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 		keyPrefix,
 		async close() {
 			await broker.stop();
-			const admin = new Redis(redisUrl);
-			const keys = await admin.keys(`${keyPrefix}*`);
-			if (keys.length) await admin.del(...keys);
-			await admin.quit();
+			await deleteKeys(redisUrl, keyPrefix);
 		}
 	};
 }

@@ -123,3 +123,14 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
 	}
 	throw new Error("Expected the promise to reject, but it resolved");
 }
+
+/** Deletes the keys under `prefix` — only a test's own (never FLUSHALL). */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+	const admin = new Redis(url);
+	try {
+		const keys = await admin.keys(`${prefix}*`);
+		if (keys.length) await admin.del(...keys);
+	} finally {
+		await admin.quit();
+	}
+}

@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
 
 describe("loadConfig", () => {
@@ -32,6 +36,21 @@ describe("loadConfig", () => {
 		}
 		// A users-only node signs nothing.
 		expect(() => loadConfig({ NODE_ENV: "production", SERVICES: "users" })).not.toThrow();
+	});
+
+	it("reads the secret from JWT_SECRET_FILE when JWT_SECRET is unset (the compose setup)", () => {
+		const dir = mkdtempSync(path.join(tmpdir(), "rncp-secret-"));
+		const file = path.join(dir, "jwt");
+		execFileSync(process.execPath, [path.join(__dirname, "..", "..", "dist", "scripts", "init-secret.js"), file]);
+		const secret = readFileSync(file, "utf8");
+		expect(secret.length).toBeGreaterThanOrEqual(64);
+		expect(loadConfig({ NODE_ENV: "production", JWT_SECRET_FILE: file }).jwt.secret).toBe(secret);
+		// A second run keeps the secret: every restart signs with the same one.
+		execFileSync(process.execPath, [path.join(__dirname, "..", "..", "dist", "scripts", "init-secret.js"), file]);
+		expect(readFileSync(file, "utf8")).toBe(secret);
+		expect(loadConfig({ JWT_SECRET: "s".repeat(40), JWT_SECRET_FILE: file }).jwt.secret).toBe("s".repeat(40));
+		expect(() => loadConfig({ JWT_SECRET_FILE: path.join(dir, "missing") })).toThrow(/JWT_SECRET_FILE/);
+		rmSync(dir, { recursive: true, force: true });
 	});
 
 	it("parses token lifetimes and rate limits", () => {

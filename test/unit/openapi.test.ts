@@ -1,0 +1,154 @@
+import type { AddressInfo, Server } from "node:net";
+import { ServiceBroker, type Service } from "moleculer";
+import ApiService from "../../services/api.service";
+import { OPERATIONS, operationKey, paramsToSchema, ruleToSchema } from "../../services/api/openapi";
+import UsersService from "../../services/users.service";
+import { http } from "../support/node-process";
+
+interface OpenApiDoc {
+	openapi: string;
+	paths: Record<string, Record<string, Operation>>;
+	components: { schemas: Record<string, unknown>; responses: Record<string, unknown> };
+}
+interface Operation {
+	"x-moleculer-action": string;
+	parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+	requestBody?: { content: { "application/json": { schema: Record<string, unknown> } } };
+	responses: Record<string, unknown>;
+	security?: unknown[];
+}
+interface AliasInfo {
+	actionName: string;
+	fullPath: string;
+	methods: string;
+}
+
+describe("GET /openapi.json", () => {
+	let broker: ServiceBroker;
+	let baseUrl: string;
+	let doc: OpenApiDoc;
+
+	beforeAll(async () => {
+		broker = new ServiceBroker({ logger: false });
+		broker.createService({ ...ApiService, settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1" } });
+		broker.createService({ ...UsersService, settings: { ...UsersService.settings, redisUrl: undefined } });
+		await broker.start();
+		const { port } = (
+			broker.getLocalService("api") as Service & { server: Server }
+		).server.address() as AddressInfo;
+		baseUrl = `http://127.0.0.1:${port}`;
+		const res = await http<OpenApiDoc>(`${baseUrl}/openapi.json`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+		doc = res.body;
+	});
+	afterAll(() => broker.stop());
+
+	it("is an OpenAPI 3.1 document", () => {
+		expect(doc.openapi).toBe("3.1.0");
+		expect(Object.keys(doc.paths).length).toBeGreaterThan(0);
+	});
+
+	it("describes every route the gateway serves, with the action behind it", async () => {
+		const aliases = await broker.call<AliasInfo[], object>("api.listAliases", {});
+		const served = aliases.filter(a => a.actionName).map(a => [operationKey(a.methods, a.fullPath), a.actionName]);
+		expect(served.length).toBeGreaterThanOrEqual(10);
+		for (const [key, action] of served) {
+			const [method, path] = key.split(" ");
+			expect({ key, action: doc.paths[path]?.[method.toLowerCase()]?.["x-moleculer-action"] }).toEqual({
+				key,
+				action
+			});
+		}
+	});
+
+	it("documents no route the gateway does not serve", async () => {
+		const aliases = await broker.call<AliasInfo[], object>("api.listAliases", {});
+		const served = new Set(aliases.map(a => operationKey(a.methods, a.fullPath)));
+		expect(Object.keys(OPERATIONS).filter(key => !served.has(key))).toEqual([]);
+	});
+
+	it("takes the sign-up body from users.register's params", () => {
+		const schema = doc.paths["/users"].post.requestBody?.content["application/json"].schema;
+		expect(schema).toEqual({
+			type: "object",
+			properties: {
+				email: {
+					type: "string",
+					maxLength: 254,
+					description: expect.stringMatching(/^Normalised \(trim, lowercase\), then must match \/\^\[a-z0-9/)
+				},
+				name: {
+					type: "string",
+					minLength: 1,
+					maxLength: 100,
+					description: expect.stringContaining("Normalised (trim)")
+				},
+				password: { type: "string", minLength: 8, maxLength: 128 }
+			},
+			required: ["email", "name", "password"],
+			additionalProperties: false
+		});
+	});
+
+	it("takes the list's query parameters from users.list's params, and the id from the path", () => {
+		const list = doc.paths["/users"].get.parameters ?? [];
+		expect(list.find(p => p.name === "pageSize")).toEqual({
+			name: "pageSize",
+			in: "query",
+			required: false,
+			schema: { type: "integer", minimum: 1, maximum: 100, default: 20 }
+		});
+		expect(list.find(p => p.name === "q")?.schema).toEqual({ type: "string", maxLength: 100 });
+		const get = doc.paths["/users/{id}"].get.parameters ?? [];
+		expect(get).toEqual([{ name: "id", in: "path", required: true, schema: { type: "string", format: "uuid" } }]);
+	});
+
+	it("marks protected routes with the bearer scheme and lists their error answers", () => {
+		expect(doc.paths["/users"].get.security).toEqual([{ bearer: [] }]);
+		expect(doc.paths["/users"].post.security).toBeUndefined();
+		expect(Object.keys(doc.paths["/users"].post.responses)).toEqual(
+			expect.arrayContaining(["201", "409", "422", "429"])
+		);
+		for (const [path, ops] of Object.entries(doc.paths)) {
+			for (const [method, op] of Object.entries(ops)) {
+				for (const res of Object.values(op.responses) as { $ref?: string }[]) {
+					if (res.$ref) {
+						const name = res.$ref.split("/").pop() as string;
+						expect({ at: `${method} ${path}`, name, known: name in doc.components.responses }).toEqual({
+							at: `${method} ${path}`,
+							name,
+							known: true
+						});
+					}
+				}
+			}
+		}
+	});
+});
+
+describe("fastest-validator rules as JSON Schema", () => {
+	it("reads the string shorthand", () => {
+		expect(ruleToSchema("string|min:3|max:10|optional")).toEqual({ type: "string", minLength: 3, maxLength: 10 });
+		expect(paramsToSchema({ a: "number|integer", b: "boolean|optional" })).toEqual({
+			type: "object",
+			properties: { a: { type: "integer" }, b: { type: "boolean" } },
+			required: ["a"]
+		});
+	});
+
+	it("maps enums, nested objects and arrays", () => {
+		expect(ruleToSchema({ type: "enum", values: ["user", "admin"] })).toEqual({ enum: ["user", "admin"] });
+		expect(
+			ruleToSchema({ type: "array", items: { type: "object", props: { id: { type: "uuid" } }, strict: true } })
+		).toEqual({
+			type: "array",
+			items: {
+				type: "object",
+				properties: { id: { type: "string", format: "uuid" } },
+				required: ["id"],
+				additionalProperties: false
+			}
+		});
+	});
+});

@@ -1,0 +1,40 @@
+import path from "node:path";
+import { defineConfig } from "vite";
+import { pwa } from "./build/pwa-plugin.ts";
+
+const webDir = import.meta.dirname;
+const projectRoot = path.resolve(webDir, "..");
+
+/**
+ * The PWA build: `web/` → `dist/web/`, served by the `www` service. One build
+ * for every environment: the gateway's URL comes from `/config.json` at run time.
+ */
+export default defineConfig(({ command }) => ({
+	root: webDir,
+	base: "/",
+	publicDir: false,
+	logLevel: "warn",
+	build: {
+		outDir: path.join(projectRoot, "dist", "web"),
+		emptyOutDir: true,
+		target: "es2022",
+		assetsInlineLimit: 0,
+		reportCompressedSize: false
+	},
+	server: {
+		port: 5173,
+		strictPort: true,
+		// The app imports the services' shared types from outside web/.
+		fs: { allow: [projectRoot] }
+	},
+	define: {
+		// Not import.meta.env.PROD: that follows NODE_ENV, which test runners set to "test".
+		__REGISTER_SW__: JSON.stringify(command === "build")
+	},
+	plugins: [
+		pwa({
+			swEntry: path.join(webDir, "sw", "sw.ts"),
+			devApiUrl: () => process.env.API_URL ?? "http://localhost:3001"
+		})
+	]
+}));
