@@ -203,3 +203,17 @@ describe("Prometheus config (deploy/prometheus/prometheus.yml)", () => {
 		expect(() => execFileSync("promtool", ["check", "config", PROMETHEUS], { stdio: "pipe" })).not.toThrow();
 	});
 });
+
+describe("docker-compose.yml monitoring profile", () => {
+	const compose = readFileSync(path.join(ROOT, "docker-compose.yml"), "utf8");
+
+	it("gives every node the metrics port Prometheus scrapes", () => {
+		expect(compose).toMatch(/x-node-env: &node-env[\s\S]*?METRICS_PORT: "3030"/);
+	});
+
+	it.each(["prometheus", "grafana"])("starts %s only with the monitoring profile", service => {
+		expect(compose).toMatch(
+			new RegExp(`\\n    ${service}:\\n(        .*\\n)*?        profiles: \\["monitoring"\\]`)
+		);
+	});
+});
