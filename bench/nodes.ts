@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, rmSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_ROOT as ROOT } from "../src/paths";
 
@@ -23,6 +23,15 @@ export interface Proc {
 }
 
 const running = new Set<Proc>();
+
+/**
+ * Empties the log folder: it holds the last run's node logs only (an access
+ * log line per request makes a full run's logs a few hundred MB).
+ */
+export function resetLogs(): void {
+	rmSync(LOG_DIR, { recursive: true, force: true });
+	mkdirSync(LOG_DIR, { recursive: true });
+}
 
 /**
  * Spawns a process whose output goes straight to a log file (a pipe read by the

@@ -13,7 +13,7 @@ import {
 	type ScenarioResult
 } from "./report";
 import { median, runInterleaved, type LoadOptions, type Target, type Watched } from "./load";
-import { BARE, RESULTS_DIR, spawnProc, startNode, stopAll, type Proc } from "./nodes";
+import { BARE, resetLogs, RESULTS_DIR, spawnProc, startNode, stopAll, type Proc } from "./nodes";
 import { rssBytes } from "./proc";
 import {
 	fetchBody,
@@ -399,6 +399,7 @@ async function main(): Promise<void> {
 			.map(l => l.toFixed(2))
 			.join(" ")}`
 	);
+	resetLogs();
 	const redis = await startRedisServer();
 	redisWatch = { label: "redis", pid: redis.process.pid ?? -1 };
 	log(`private redis-server on ${redis.url}`);
