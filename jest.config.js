@@ -13,8 +13,18 @@ module.exports = {
 	globalTeardown: "<rootDir>/test/support/global-teardown.ts",
 	projects: [
 		{ ...base, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
-		{ ...base, displayName: "integration", testMatch: ["<rootDir>/test/integration/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-30s.ts"] },
-		{ ...base, displayName: "cluster", testMatch: ["<rootDir>/test/cluster/**/*.test.ts"], setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"] },
+		{
+			...base,
+			displayName: "integration",
+			testMatch: ["<rootDir>/test/integration/**/*.test.ts"],
+			setupFilesAfterEnv: ["<rootDir>/test/support/timeout-30s.ts"]
+		},
+		{
+			...base,
+			displayName: "cluster",
+			testMatch: ["<rootDir>/test/cluster/**/*.test.ts"],
+			setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"]
+		},
 		{
 			...base,
 			displayName: "browser",

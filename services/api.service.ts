@@ -165,7 +165,15 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			origin: config.corsOrigins,
 			methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
 			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
-			exposedHeaders: ["X-Request-ID", "X-Served-By", "Location", "Retry-After", "X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"],
+			exposedHeaders: [
+				"X-Request-ID",
+				"X-Served-By",
+				"Location",
+				"Retry-After",
+				"X-Rate-Limit-Limit",
+				"X-Rate-Limit-Remaining",
+				"X-Rate-Limit-Reset"
+			],
 			credentials: false,
 			maxAge: 600
 		},
@@ -239,7 +247,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			const body = toErrorBody(err, config.production);
 			if (body.code >= 500) {
 				this.logger.error(
-					{ requestID: req.$ctx?.requestID, method: req.method, path: req.originalUrl ?? req.url, status: body.code },
+					{
+						requestID: req.$ctx?.requestID,
+						method: req.method,
+						path: req.originalUrl ?? req.url,
+						status: body.code
+					},
 					"Request failed:",
 					err
 				);
@@ -253,9 +266,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
 			}
 			if (body.code === 429) {
-				const resetTime = (req.$route as { rateLimit?: { store?: { resetTime?: number } } } | undefined)?.rateLimit?.store
-					?.resetTime;
-				res.setHeader("Retry-After", String(Math.max(1, Math.ceil(((resetTime ?? Date.now()) - Date.now()) / 1000))));
+				const resetTime = (req.$route as { rateLimit?: { store?: { resetTime?: number } } } | undefined)
+					?.rateLimit?.store?.resetTime;
+				res.setHeader(
+					"Retry-After",
+					String(Math.max(1, Math.ceil(((resetTime ?? Date.now()) - Date.now()) / 1000)))
+				);
 			}
 			if (body.code === 503) res.setHeader("Retry-After", "5");
 			res.setHeader("Content-Type", "application/json; charset=utf-8");
@@ -286,7 +302,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				if (instances > 0) {
 					try {
 						const users = await ctx.call<UsersHealth, object>("users.health", {}, { timeout: 2000 });
-						checks.store = { status: users.store.reachable ? "ok" : "down", latencyMs: users.store.latencyMs };
+						checks.store = {
+							status: users.store.reachable ? "ok" : "down",
+							latencyMs: users.store.latencyMs
+						};
 					} catch {
 						checks.users.status = "down";
 					}
@@ -311,7 +330,10 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 				password: { type: "string", min: 1, max: 128 }
 			},
 			async handler(ctx: Context<ApiLoginParams, GatewayMeta>): Promise<LoginResult> {
-				const { user, tokenVersion } = await ctx.call<Credentials, ApiLoginParams>("users.verifyCredentials", ctx.params);
+				const { user, tokenVersion } = await ctx.call<Credentials, ApiLoginParams>(
+					"users.verifyCredentials",
+					ctx.params
+				);
 				const { token, expiresIn } = this.tokens.sign({ sub: user.id, role: user.role, ver: tokenVersion });
 				return { token, tokenType: "Bearer", expiresIn, user };
 			}

@@ -92,7 +92,10 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
 
 function list(env: Env, name: string): string[] | undefined {
 	const raw = text(env, name);
-	return raw?.split(",").map(s => s.trim()).filter(Boolean);
+	return raw
+		?.split(",")
+		.map(s => s.trim())
+		.filter(Boolean);
 }
 
 function services(env: Env): ServiceName[] {

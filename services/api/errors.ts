@@ -25,8 +25,18 @@ const TIMEOUT = new Set(["REQUEST_TIMEOUT", "REQUEST_SKIPPED"]);
 const BODY_ERRORS: Record<string, Omit<ErrorBody, "data">> = {
 	"entity.parse.failed": { name: "BadRequestError", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" },
 	"entity.too.large": { name: "PayloadTooLarge", message: "Payload too large", code: 413, type: "PAYLOAD_TOO_LARGE" },
-	"encoding.unsupported": { name: "UnsupportedMediaTypeError", message: "Unsupported content encoding", code: 415, type: "UNSUPPORTED_MEDIA_TYPE" },
-	"charset.unsupported": { name: "UnsupportedMediaTypeError", message: "Unsupported charset", code: 415, type: "UNSUPPORTED_MEDIA_TYPE" }
+	"encoding.unsupported": {
+		name: "UnsupportedMediaTypeError",
+		message: "Unsupported content encoding",
+		code: 415,
+		type: "UNSUPPORTED_MEDIA_TYPE"
+	},
+	"charset.unsupported": {
+		name: "UnsupportedMediaTypeError",
+		message: "Unsupported charset",
+		code: 415,
+		type: "UNSUPPORTED_MEDIA_TYPE"
+	}
 };
 
 const SECRET_FIELD = /password|token|secret|authorization/i;
@@ -67,7 +77,12 @@ export function toErrorBody(err: unknown, production: boolean): ErrorBody {
 		};
 	}
 	if (TIMEOUT.has(type)) {
-		return { name: "GatewayTimeoutError", message: "Upstream service timed out", code: 504, type: "GATEWAY_TIMEOUT" };
+		return {
+			name: "GatewayTimeoutError",
+			message: "Upstream service timed out",
+			code: 504,
+			type: "GATEWAY_TIMEOUT"
+		};
 	}
 	const status = typeof e.code === "number" ? e.code : typeof e.status === "number" ? e.status : 500;
 	if (status === 401 && (type === "NO_TOKEN" || type === "INVALID_TOKEN")) {

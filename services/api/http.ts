@@ -90,7 +90,8 @@ function findUnsafeKey(value: unknown, path: string, depth = 0): string | null {
  */
 export const rejectUnsafeKeys: ConnectMiddleware = (req, _res, next) => {
 	const body = (req as IncomingMessage & { body?: unknown }).body;
-	const field = findUnsafeKey(body, "") ?? (body && typeof body === "object" && Object.hasOwn(body, "id") ? "id" : null);
+	const field =
+		findUnsafeKey(body, "") ?? (body && typeof body === "object" && Object.hasOwn(body, "id") ? "id" : null);
 	if (!field) return next();
 	next(
 		Object.assign(new Error("Parameters validation error!"), {

@@ -57,9 +57,7 @@ export class MemoryUserStore implements UserStore {
 	async list({ offset, limit, prefix }: ListQuery): Promise<ListResult> {
 		let users = [...this.byId.values()];
 		if (prefix) {
-			users = users.filter(
-				u => u.email.startsWith(prefix) || u.name.toLowerCase().startsWith(prefix)
-			);
+			users = users.filter(u => u.email.startsWith(prefix) || u.name.toLowerCase().startsWith(prefix));
 		}
 		return { rows: users.slice(offset, offset + limit).map(u => ({ ...u })), total: users.length };
 	}

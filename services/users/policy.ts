@@ -26,13 +26,22 @@ export function checkChange(actor: Actor | undefined, change: ChangeRequest): bo
 	if (!actor) return false;
 	const self = actor.id === change.targetId;
 	if (!self && actor.role !== "admin") throw new ForbiddenUserChangeError("You may only change your own account");
-	if (change.role != null && actor.role !== "admin") throw new ForbiddenUserChangeError("Only an admin may change a role");
+	if (change.role != null && actor.role !== "admin")
+		throw new ForbiddenUserChangeError("Only an admin may change a role");
 	const sensitive = change.email != null || change.password != null;
 	if (!self || !sensitive) return false;
 	if (change.currentPassword == null) {
-		throw new Errors.ValidationError("currentPassword is required to change your email or password", "VALIDATION_ERROR", [
-			{ type: "required", field: "currentPassword", message: "The 'currentPassword' field is required to change your email or password." }
-		]);
+		throw new Errors.ValidationError(
+			"currentPassword is required to change your email or password",
+			"VALIDATION_ERROR",
+			[
+				{
+					type: "required",
+					field: "currentPassword",
+					message: "The 'currentPassword' field is required to change your email or password."
+				}
+			]
+		);
 	}
 	return true;
 }

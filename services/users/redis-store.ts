@@ -194,15 +194,7 @@ export class RedisUserStore implements UserStore {
 
 	remove(id: string): Promise<boolean> {
 		return this.run(
-			async () =>
-				(await this.client.usersRemove(
-					K.user(id),
-					K.email,
-					K.created,
-					K.lexEmail,
-					K.lexName,
-					id
-				)) === 1
+			async () => (await this.client.usersRemove(K.user(id), K.email, K.created, K.lexEmail, K.lexName, id)) === 1
 		);
 	}
 

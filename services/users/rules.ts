@@ -11,7 +11,8 @@ export const email = {
 	trim: true,
 	lowercase: true,
 	max: 254,
-	pattern: /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/,
+	pattern:
+		/^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/,
 	messages: { stringPattern: "The '{field}' field must be a valid email address." }
 } as const;
 export const name = {
@@ -26,4 +27,3 @@ export const name = {
 export const password = { type: "string", min: 8, max: 128 } as const;
 export const role = { type: "enum", values: ["user", "admin"] } as const;
 export const id = { type: "uuid" } as const;
-

@@ -10,7 +10,12 @@ import { http, ROOT, startNode, uniqueNamespace, waitForHealthy, type NodeProces
 describe("cluster: 1 gateway + 2 users nodes over Redis", () => {
 	const redisUrl = process.env.TEST_REDIS_URL as string;
 	const namespace = uniqueNamespace("cluster");
-	const env = { REDIS_URL: redisUrl, NAMESPACE: namespace, ADMIN_EMAIL: "ops@example.com", ADMIN_PASSWORD: "ops password 1" };
+	const env = {
+		REDIS_URL: redisUrl,
+		NAMESPACE: namespace,
+		ADMIN_EMAIL: "ops@example.com",
+		ADMIN_PASSWORD: "ops password 1"
+	};
 	let baseUrl: string;
 	let auth: { authorization: string };
 	let gateway: NodeProcess;

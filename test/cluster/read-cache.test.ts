@@ -141,7 +141,9 @@ describe("cluster: per-node read cache over 2 users nodes", () => {
 
 		await redis.restart();
 		await waitForHealthy(baseUrl, 2, 30_000).catch(err => {
-			throw new Error(`${String(err)}\n--- gateway output (exit ${gateway.process.exitCode}):\n${gateway.output().slice(-3000)}`);
+			throw new Error(
+				`${String(err)}\n--- gateway output (exit ${gateway.process.exitCode}):\n${gateway.output().slice(-3000)}`
+			);
 		});
 		const after = await http<PublicUser>(`${baseUrl}/users/${created.body.id}`, { headers: auth });
 		expect(after.status).toBe(200);

@@ -27,7 +27,14 @@ describe("rate limits shared by two gateway processes through Redis", () => {
 		gateways = await Promise.all(
 			["gw1", "gw2"].map(async id => {
 				const port = await freePort();
-				return { node: startNode({ services: "api", nodeID: `${namespace}-${id}`, env: { ...env, PORT: String(port) } }), url: `http://127.0.0.1:${port}` };
+				return {
+					node: startNode({
+						services: "api",
+						nodeID: `${namespace}-${id}`,
+						env: { ...env, PORT: String(port) }
+					}),
+					url: `http://127.0.0.1:${port}`
+				};
 			})
 		);
 		for (const gw of gateways) {
@@ -52,7 +59,12 @@ describe("rate limits shared by two gateway processes through Redis", () => {
 		expect(statuses.filter(s => s !== 429)).toHaveLength(10);
 		expect(statuses.slice(0, 10).every(s => s === 401)).toBe(true); // counted before authentication
 		expect(statuses.slice(10).every(s => s === 429)).toBe(true);
-		expect(lastLimited?.body).toEqual({ name: "RateLimitExceeded", message: "Rate limit exceeded", code: 429, type: "RATE_LIMITED" });
+		expect(lastLimited?.body).toEqual({
+			name: "RateLimitExceeded",
+			message: "Rate limit exceeded",
+			code: 429,
+			type: "RATE_LIMITED"
+		});
 		const retryAfter = Number(lastLimited?.headers.get("retry-after"));
 		expect(retryAfter).toBeGreaterThanOrEqual(1);
 		expect(retryAfter).toBeLessThanOrEqual(WINDOW_MS / 1000);
@@ -92,11 +104,18 @@ describe("log redaction across processes", () => {
 
 	it("leaves no trace of a known password or token in any log line, at trace level", async () => {
 		const email = `redact-${namespace}@example.com`;
-		expect((await http(`${url}/users`, { method: "POST", json: { email, name: "Redact", password: PASSWORD } })).status).toBe(201);
-		const login = await http<{ token: string }>(`${url}/auth/login`, { method: "POST", json: { email, password: PASSWORD } });
+		expect(
+			(await http(`${url}/users`, { method: "POST", json: { email, name: "Redact", password: PASSWORD } })).status
+		).toBe(201);
+		const login = await http<{ token: string }>(`${url}/auth/login`, {
+			method: "POST",
+			json: { email, password: PASSWORD }
+		});
 		expect(login.status).toBe(200);
 		const token = login.body.token;
-		const me = await http(`${url}/auth/me`, { headers: { authorization: `Bearer ${token}`, "x-request-id": "redaction-check-1" } });
+		const me = await http(`${url}/auth/me`, {
+			headers: { authorization: `Bearer ${token}`, "x-request-id": "redaction-check-1" }
+		});
 		expect(me.status).toBe(200);
 		// A failing validation that echoes values, and a wrong password.
 		await http(`${url}/users`, { method: "POST", json: { email, name: "R", password: "short" } });
@@ -111,10 +130,20 @@ describe("log redaction across processes", () => {
 		expect(logs).not.toContain('"short"');
 
 		// Structured JSON lines with nodeID, service and, for requests, the requestID.
-		const lines = logs.split("\n").filter(l => l.startsWith("{")).map(l => JSON.parse(l));
+		const lines = logs
+			.split("\n")
+			.filter(l => l.startsWith("{"))
+			.map(l => JSON.parse(l));
 		expect(lines.length).toBeGreaterThan(20);
 		const access = lines.find(l => l.event === "access" && l.requestID === "redaction-check-1");
-		expect(access).toMatchObject({ level: "info", nodeID: `${namespace}-gw`, service: "api", method: "GET", path: "/auth/me", status: 200 });
+		expect(access).toMatchObject({
+			level: "info",
+			nodeID: `${namespace}-gw`,
+			service: "api",
+			method: "GET",
+			path: "/auth/me",
+			status: 200
+		});
 		expect(typeof access.durationMs).toBe("number");
 		expect(lines.some(l => l.nodeID === `${namespace}-u1` && l.service === "users")).toBe(true);
 	});

@@ -116,7 +116,12 @@ describe("api gateway over HTTP (users on real Redis)", () => {
 				body: '{"email": '
 			});
 			expect(res.status).toBe(400);
-			expect(res.body).toEqual({ name: "BadRequestError", message: "Malformed JSON body", code: 400, type: "INVALID_JSON" });
+			expect(res.body).toEqual({
+				name: "BadRequestError",
+				message: "Malformed JSON body",
+				code: 400,
+				type: "INVALID_JSON"
+			});
 		});
 
 		it("answers 413 for a body over 100 kB", async () => {
@@ -159,10 +164,13 @@ describe("api gateway over HTTP (users on real Redis)", () => {
 	describe("PATCH and DELETE /users/:id", () => {
 		it("updates then deletes with 204, after which the user is 404", async () => {
 			const created = await signUp({ email: "erin@example.com", name: "Erin", password: "password123" });
-			const patched = await http<PublicUser>(url(`/users/${created.body.id}`), asAdmin({
-				method: "PATCH",
-				json: { name: "Erin B." }
-			}));
+			const patched = await http<PublicUser>(
+				url(`/users/${created.body.id}`),
+				asAdmin({
+					method: "PATCH",
+					json: { name: "Erin B." }
+				})
+			);
 			expect(patched.status).toBe(200);
 			expect(patched.body).toMatchObject({ id: created.body.id, name: "Erin B." });
 			const del = await http(url(`/users/${created.body.id}`), asAdmin({ method: "DELETE" }));
@@ -191,9 +199,17 @@ describe("api gateway without any users instance", () => {
 	afterAll(() => gw.close());
 
 	it("answers 503 SERVICE_UNAVAILABLE on user routes", async () => {
-		const res = await http(`${gw.baseUrl}/users`, { method: "POST", json: { email: "a@b.co", name: "A", password: "password1" } });
+		const res = await http(`${gw.baseUrl}/users`, {
+			method: "POST",
+			json: { email: "a@b.co", name: "A", password: "password1" }
+		});
 		expect(res.status).toBe(503);
-		expect(res.body).toEqual({ name: "ServiceUnavailableError", message: "Service unavailable", code: 503, type: "SERVICE_UNAVAILABLE" });
+		expect(res.body).toEqual({
+			name: "ServiceUnavailableError",
+			message: "Service unavailable",
+			code: 503,
+			type: "SERVICE_UNAVAILABLE"
+		});
 	});
 
 	it("answers 503 on /health, saying no users instance is up", async () => {

@@ -39,11 +39,45 @@ const cases: Case[] = [
 	{ name: "deeply nested objects", method: "POST", path: "/users", body: nestedObj(3000), status: 422 },
 	{ name: "NaN literal", method: "POST", path: "/users", body: '{"email":NaN}', status: 400 },
 	{ name: "invalid UTF-8 escape", method: "POST", path: "/users", body: '{"name":"\\uZZZZ"}', status: 400 },
-	{ name: "oversized body (200 kB)", method: "POST", path: "/users", body: { ...valid, name: long(200_000) }, status: 413 },
-	{ name: "form-encoded body", method: "POST", path: "/users", body: "email=a%40b.co&name=A&password=password123", contentType: "application/x-www-form-urlencoded", status: 415 },
-	{ name: "text/plain body", method: "POST", path: "/users", body: JSON.stringify(valid), contentType: "text/plain", status: 415 },
-	{ name: "XML body", method: "POST", path: "/users", body: "<user><email>a@b.co</email></user>", contentType: "application/xml", status: 415 },
-	{ name: "multipart body", method: "POST", path: "/users", body: "--x\r\n\r\n--x--", contentType: "multipart/form-data; boundary=x", status: 415 },
+	{
+		name: "oversized body (200 kB)",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, name: long(200_000) },
+		status: 413
+	},
+	{
+		name: "form-encoded body",
+		method: "POST",
+		path: "/users",
+		body: "email=a%40b.co&name=A&password=password123",
+		contentType: "application/x-www-form-urlencoded",
+		status: 415
+	},
+	{
+		name: "text/plain body",
+		method: "POST",
+		path: "/users",
+		body: JSON.stringify(valid),
+		contentType: "text/plain",
+		status: 415
+	},
+	{
+		name: "XML body",
+		method: "POST",
+		path: "/users",
+		body: "<user><email>a@b.co</email></user>",
+		contentType: "application/xml",
+		status: 415
+	},
+	{
+		name: "multipart body",
+		method: "POST",
+		path: "/users",
+		body: "--x\r\n\r\n--x--",
+		contentType: "multipart/form-data; boundary=x",
+		status: 415
+	},
 	{ name: "empty JSON object", method: "POST", path: "/users", body: {}, status: 422 },
 	// Wrong types
 	{ name: "email as number", method: "POST", path: "/users", body: { ...valid, email: 42 }, status: 422 },
@@ -53,35 +87,159 @@ const cases: Case[] = [
 	{ name: "password as number", method: "POST", path: "/users", body: { ...valid, password: 12345678 }, status: 422 },
 	{ name: "password as null", method: "POST", path: "/users", body: { ...valid, password: null }, status: 422 },
 	{ name: "email without domain", method: "POST", path: "/users", body: { ...valid, email: "user@" }, status: 422 },
-	{ name: "email with spaces inside", method: "POST", path: "/users", body: { ...valid, email: "us er@example.com" }, status: 422 },
+	{
+		name: "email with spaces inside",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, email: "us er@example.com" },
+		status: 422
+	},
 	// Overlong strings
-	{ name: "name of 101 characters", method: "POST", path: "/users", body: { ...valid, name: long(101) }, status: 422 },
-	{ name: "email of 300 characters", method: "POST", path: "/users", body: { ...valid, email: `${long(290)}@example.com` }, status: 422 },
-	{ name: "password of 129 characters", method: "POST", path: "/users", body: { ...valid, password: long(129) }, status: 422 },
-	{ name: "password of 7 characters", method: "POST", path: "/users", body: { ...valid, password: "1234567" }, status: 422 },
+	{
+		name: "name of 101 characters",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, name: long(101) },
+		status: 422
+	},
+	{
+		name: "email of 300 characters",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, email: `${long(290)}@example.com` },
+		status: 422
+	},
+	{
+		name: "password of 129 characters",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, password: long(129) },
+		status: 422
+	},
+	{
+		name: "password of 7 characters",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, password: "1234567" },
+		status: 422
+	},
 	{ name: "whitespace-only name", method: "POST", path: "/users", body: { ...valid, name: "   " }, status: 422 },
 	// Unicode edge cases
 	{ name: "NUL byte in name", method: "POST", path: "/users", body: { ...valid, name: "Ro\u0000ot" }, status: 422 },
-	{ name: "newline in name (log forging)", method: "POST", path: "/users", body: { ...valid, name: "A\nLEVEL=error fake" }, status: 422 },
-	{ name: "escape sequence in name", method: "POST", path: "/users", body: { ...valid, name: "\u001b[31mred" }, status: 422 },
-	{ name: "DEL character in name", method: "POST", path: "/users", body: { ...valid, name: "A\u007fB" }, status: 422 },
-	{ name: "lone surrogate in email", method: "POST", path: "/users", body: `{"email":"\\ud800@example.com","name":"A","password":"password123"}`, status: 422 },
-	{ name: "fullwidth @ in email", method: "POST", path: "/users", body: { ...valid, email: "user＠example.com" }, status: 422 },
-	{ name: "RTL override email", method: "POST", path: "/users", body: { ...valid, email: "\u202euser@example.com" }, status: 422 },
+	{
+		name: "newline in name (log forging)",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, name: "A\nLEVEL=error fake" },
+		status: 422
+	},
+	{
+		name: "escape sequence in name",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, name: "\u001b[31mred" },
+		status: 422
+	},
+	{
+		name: "DEL character in name",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, name: "A\u007fB" },
+		status: 422
+	},
+	{
+		name: "lone surrogate in email",
+		method: "POST",
+		path: "/users",
+		body: `{"email":"\\ud800@example.com","name":"A","password":"password123"}`,
+		status: 422
+	},
+	{
+		name: "fullwidth @ in email",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, email: "user＠example.com" },
+		status: 422
+	},
+	{
+		name: "RTL override email",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, email: "\u202euser@example.com" },
+		status: 422
+	},
 	// Prototype pollution and extra fields
-	{ name: "__proto__ key", method: "POST", path: "/users", body: `{"email":"p1@example.com","name":"P","password":"password123","__proto__":{"role":"admin"}}`, status: 422 },
-	{ name: "constructor.prototype key", method: "POST", path: "/users", body: { ...valid, constructor: { prototype: { role: "admin" } } }, status: 422 },
-	{ name: "nested __proto__ in name", method: "POST", path: "/users", body: `{"email":"p2@example.com","name":{"__proto__":{"x":1}},"password":"password123"}`, status: 422 },
+	{
+		name: "__proto__ key",
+		method: "POST",
+		path: "/users",
+		body: `{"email":"p1@example.com","name":"P","password":"password123","__proto__":{"role":"admin"}}`,
+		status: 422
+	},
+	{
+		name: "constructor.prototype key",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, constructor: { prototype: { role: "admin" } } },
+		status: 422
+	},
+	{
+		name: "nested __proto__ in name",
+		method: "POST",
+		path: "/users",
+		body: `{"email":"p2@example.com","name":{"__proto__":{"x":1}},"password":"password123"}`,
+		status: 422
+	},
 	{ name: "extra field isAdmin", method: "POST", path: "/users", body: { ...valid, isAdmin: true }, status: 422 },
-	{ name: "id supplied on sign-up", method: "POST", path: "/users", body: { ...valid, id: "00000000-0000-4000-8000-000000000000" }, status: 422 },
-	{ name: "passwordHash supplied on sign-up", method: "POST", path: "/users", body: { ...valid, passwordHash: "scrypt$x" }, status: 422 },
+	{
+		name: "id supplied on sign-up",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, id: "00000000-0000-4000-8000-000000000000" },
+		status: 422
+	},
+	{
+		name: "passwordHash supplied on sign-up",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, passwordHash: "scrypt$x" },
+		status: 422
+	},
 	// Role escalation
 	{ name: "role admin on sign-up", method: "POST", path: "/users", body: { ...valid, role: "admin" }, status: 422 },
 	{ name: "role admin in query on sign-up", method: "POST", path: "/users?role=admin", body: valid, status: 422 },
-	{ name: "self-promotion to admin", method: "PATCH", path: "/users/:victim", body: { role: "admin" }, auth: "victim", status: 403 },
-	{ name: "unknown role by admin", method: "PATCH", path: "/users/:victim", body: { role: "root" }, auth: "admin", status: 422 },
-	{ name: "tokenVersion reset", method: "PATCH", path: "/users/:victim", body: { tokenVersion: 0 }, auth: "victim", status: 422 },
-	{ name: "id change through the body", method: "PATCH", path: "/users/:victim", body: { id: "00000000-0000-4000-8000-000000000000", name: "X" }, auth: "admin", status: 422 },
+	{
+		name: "self-promotion to admin",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: { role: "admin" },
+		auth: "victim",
+		status: 403
+	},
+	{
+		name: "unknown role by admin",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: { role: "root" },
+		auth: "admin",
+		status: 422
+	},
+	{
+		name: "tokenVersion reset",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: { tokenVersion: 0 },
+		auth: "victim",
+		status: 422
+	},
+	{
+		name: "id change through the body",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: { id: "00000000-0000-4000-8000-000000000000", name: "X" },
+		auth: "admin",
+		status: 422
+	},
 	// Injection-looking q and ids
 	{ name: "SQL in q", method: "GET", path: "/users?q=' OR 1=1 --", auth: "victim", status: 200 },
 	{ name: "Redis lex syntax in q", method: "GET", path: "/users?q=%5B%28%2B-", auth: "victim", status: 200 },
@@ -92,7 +250,14 @@ const cases: Case[] = [
 	{ name: "path traversal in id", method: "GET", path: "/users/..%2F..%2Fetc%2Fpasswd", auth: "victim", status: 422 },
 	{ name: "Redis key glob in id", method: "GET", path: "/users/*", auth: "victim", status: 422 },
 	{ name: "Lua in id", method: "DELETE", path: "/users/'..redis.call('FLUSHALL')..'", auth: "admin", status: 422 },
-	{ name: "uppercase-tail non-UUID id", method: "PATCH", path: "/users/not-a-uuid", body: { name: "X" }, auth: "admin", status: 422 },
+	{
+		name: "uppercase-tail non-UUID id",
+		method: "PATCH",
+		path: "/users/not-a-uuid",
+		body: { name: "X" },
+		auth: "admin",
+		status: 422
+	},
 	// Bad pagination values
 	{ name: "page 0", method: "GET", path: "/users?page=0", auth: "victim", status: 422 },
 	{ name: "negative page", method: "GET", path: "/users?page=-1", auth: "victim", status: 422 },
@@ -104,10 +269,34 @@ const cases: Case[] = [
 	{ name: "pageSize as exponent", method: "GET", path: "/users?pageSize=1e9", auth: "victim", status: 422 },
 	{ name: "unknown query parameter", method: "GET", path: "/users?sort=password", auth: "victim", status: 422 },
 	// Login hostility
-	{ name: "login with email as object", method: "POST", path: "/auth/login", body: { email: { $gt: "" }, password: "x" }, status: 422 },
-	{ name: "login with extra field", method: "POST", path: "/auth/login", body: { email: "a@b.co", password: "x", role: "admin" }, status: 422 },
-	{ name: "login with empty password", method: "POST", path: "/auth/login", body: { email: "a@b.co", password: "" }, status: 422 },
-	{ name: "login with 10 kB password", method: "POST", path: "/auth/login", body: { email: "a@b.co", password: long(10_000) }, status: 422 }
+	{
+		name: "login with email as object",
+		method: "POST",
+		path: "/auth/login",
+		body: { email: { $gt: "" }, password: "x" },
+		status: 422
+	},
+	{
+		name: "login with extra field",
+		method: "POST",
+		path: "/auth/login",
+		body: { email: "a@b.co", password: "x", role: "admin" },
+		status: 422
+	},
+	{
+		name: "login with empty password",
+		method: "POST",
+		path: "/auth/login",
+		body: { email: "a@b.co", password: "" },
+		status: 422
+	},
+	{
+		name: "login with 10 kB password",
+		method: "POST",
+		path: "/auth/login",
+		body: { email: "a@b.co", password: long(10_000) },
+		status: 422
+	}
 ];
 
 describe("hostile input", () => {
@@ -163,11 +352,20 @@ describe("hostile input", () => {
 			body = typeof c.body === "string" ? c.body : JSON.stringify(c.body);
 			headers["content-type"] = c.contentType ?? "application/json";
 		}
-		const res = await http(`${gw.baseUrl}${c.path.replace(":victim", victim.id)}`, { method: c.method, headers, body });
+		const res = await http(`${gw.baseUrl}${c.path.replace(":victim", victim.id)}`, {
+			method: c.method,
+			headers,
+			body
+		});
 		expect(res.status).toBe(c.status);
 		if (res.status >= 400) {
 			expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
-			expect(res.body).toMatchObject({ name: expect.any(String), message: expect.any(String), code: c.status, type: expect.any(String) });
+			expect(res.body).toMatchObject({
+				name: expect.any(String),
+				message: expect.any(String),
+				code: c.status,
+				type: expect.any(String)
+			});
 			expect(res.text).not.toMatch(/at .+\.(js|ts):\d+/); // no stack trace
 		}
 	});

@@ -4,12 +4,17 @@ import { bearer, login, startGateway, type Gateway } from "../support/gateway";
 import { http } from "../support/node-process";
 
 /** A raw request that keeps the compressed body as bytes. */
-function raw(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+function raw(
+	url: string,
+	headers: Record<string, string>
+): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
 	return new Promise((resolve, reject) => {
 		const req = request(url, { headers }, res => {
 			const chunks: Buffer[] = [];
 			res.on("data", c => chunks.push(c));
-			res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+			res.on("end", () =>
+				resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+			);
 		});
 		req.on("error", reject);
 		req.end();
@@ -26,7 +31,10 @@ describe("HTTP hardening", () => {
 		token = await login(gw.baseUrl, "hard@example.com", "hard password 1");
 		// Enough users for a list page above the compression threshold.
 		for (let i = 0; i < 12; i++) {
-			await http(url("/users"), { method: "POST", json: { email: `c${i}@example.com`, name: `Compressible ${i}`, password: "password123" } });
+			await http(url("/users"), {
+				method: "POST",
+				json: { email: `c${i}@example.com`, name: `Compressible ${i}`, password: "password123" }
+			});
 		}
 	});
 	afterAll(() => gw.close());

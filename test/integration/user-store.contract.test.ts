@@ -133,9 +133,9 @@ describe.each(makers)("UserStore contract (%s)", (_kind, make) => {
 	});
 
 	it("throws UserNotFoundError when updating an unknown id", async () => {
-		await expect(store.update(randomUUID(), { name: "X", updatedAt: new Date().toISOString() })).rejects.toBeInstanceOf(
-			UserNotFoundError
-		);
+		await expect(
+			store.update(randomUUID(), { name: "X", updatedAt: new Date().toISOString() })
+		).rejects.toBeInstanceOf(UserNotFoundError);
 	});
 
 	it("removes a user with its indexes", async () => {

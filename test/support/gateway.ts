@@ -31,9 +31,15 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 	const keyPrefix = `${namespace}:`;
 	const redisUrl = opts.redisUrl ?? (process.env.TEST_REDIS_URL as string);
 	const broker = new ServiceBroker({ namespace, logger: false, cacher: "MemoryLRU", ...opts.broker });
-	broker.createService({ ...ApiService, settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1", ...opts.api } });
+	broker.createService({
+		...ApiService,
+		settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1", ...opts.api }
+	});
 	if (opts.users !== false) {
-		broker.createService({ ...UsersService, settings: { ...UsersService.settings, redisUrl, keyPrefix, admin: opts.admin } });
+		broker.createService({
+			...UsersService,
+			settings: { ...UsersService.settings, redisUrl, keyPrefix, admin: opts.admin }
+		});
 	}
 	await broker.start();
 	const api = broker.getLocalService("api") as Service & { server: Server };

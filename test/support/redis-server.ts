@@ -64,13 +64,20 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 	const port = opts.port ?? (await freePort());
 	const dir = mkdtempSync(path.join(tmpdir(), "rncp-redis-"));
 	const args = [
-		"--port", String(port),
-		"--bind", "127.0.0.1",
-		"--dir", dir,
-		"--save", "",
-		"--appendonly", opts.appendOnly ? "yes" : "no",
-		"--appendfsync", "always",
-		"--loglevel", "warning"
+		"--port",
+		String(port),
+		"--bind",
+		"127.0.0.1",
+		"--dir",
+		dir,
+		"--save",
+		"",
+		"--appendonly",
+		opts.appendOnly ? "yes" : "no",
+		"--appendfsync",
+		"always",
+		"--loglevel",
+		"warning"
 	];
 	const server: RedisServer = {
 		url: `redis://127.0.0.1:${port}`,
@@ -98,7 +105,12 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 		server.process = spawn("redis-server", args, { stdio: "ignore" });
 		await waitFor(
 			async () => {
-				const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+				const client = new Redis({
+					port,
+					lazyConnect: true,
+					maxRetriesPerRequest: 0,
+					retryStrategy: () => null
+				});
 				client.on("error", () => undefined); // refused until the server listens
 				try {
 					await client.connect();
@@ -115,7 +127,9 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: number; type?: string; data?: unknown; name: string }> {
+export async function rejection(
+	promise: Promise<unknown>
+): Promise<Error & { code?: number; type?: string; data?: unknown; name: string }> {
 	try {
 		await promise;
 	} catch (err) {

@@ -61,7 +61,9 @@ describe("docker-compose.yml", () => {
 			.filter(([, s]) => !s.profiles)
 			.map(([name]) => name)
 			.sort();
-		expect(always).toEqual(["jwt-secret", "redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service"].sort());
+		expect(always).toEqual(
+			["jwt-secret", "redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service"].sort()
+		);
 	});
 
 	it.each(NODES)("builds %s from the one image, picked by SERVICES", name => {
@@ -149,7 +151,9 @@ describe("docker-compose.yml", () => {
 			const deps = Object.entries(svc.depends_on ?? {});
 			expect(deps.length).toBeGreaterThan(0);
 			for (const [dep, condition] of deps) {
-				expect(condition).toEqual({ condition: dep === "jwt-secret" ? "service_completed_successfully" : "service_healthy" });
+				expect(condition).toEqual({
+					condition: dep === "jwt-secret" ? "service_completed_successfully" : "service_healthy"
+				});
 			}
 		}
 	});

@@ -23,7 +23,9 @@ describe("loadConfig", () => {
 
 	it("uses REDIS_URL as transporter unless TRANSPORTER is set", () => {
 		expect(loadConfig({ REDIS_URL: "redis://r:6379" }).transporter).toBe("redis://r:6379");
-		expect(loadConfig({ REDIS_URL: "redis://r:6379", TRANSPORTER: "nats://n:4222" }).transporter).toBe("nats://n:4222");
+		expect(loadConfig({ REDIS_URL: "redis://r:6379", TRANSPORTER: "nats://n:4222" }).transporter).toBe(
+			"nats://n:4222"
+		);
 	});
 
 	it("logs JSON in production by default", () => {
@@ -54,7 +56,12 @@ describe("loadConfig", () => {
 	});
 
 	it("parses token lifetimes and rate limits", () => {
-		const config = loadConfig({ JWT_EXPIRES_IN: "15m", RATE_LIMIT_MAX: "5", LOGIN_RATE_LIMIT_MAX: "2", TRUST_PROXY: "loopback, 10.0.0.0/8" });
+		const config = loadConfig({
+			JWT_EXPIRES_IN: "15m",
+			RATE_LIMIT_MAX: "5",
+			LOGIN_RATE_LIMIT_MAX: "2",
+			TRUST_PROXY: "loopback, 10.0.0.0/8"
+		});
 		expect(config.jwt.expiresIn).toBe(900);
 		expect(config.rateLimit).toEqual({ windowMs: 60_000, max: 5, loginMax: 2 });
 		expect(config.trustProxy).toEqual(["loopback", "10.0.0.0/8"]);

@@ -61,8 +61,7 @@ describe("users service (in-process, memory store)", () => {
 		});
 
 		it("reports every failing field at once", async () => {
-			const err = await rejection(broker
-				.call("users.register", { email: "nope", name: "", password: "short" }));
+			const err = await rejection(broker.call("users.register", { email: "nope", name: "", password: "short" }));
 			expect(err.code).toBe(422);
 			const fields = [...new Set((err.data as { field: string }[]).map(d => d.field))].sort();
 			expect(fields).toEqual(["email", "name", "password"]);
@@ -99,7 +98,11 @@ describe("users service (in-process, memory store)", () => {
 	describe("users.list", () => {
 		it("pages with defaults and converts query strings", async () => {
 			for (let i = 0; i < 5; i++) {
-				await broker.call("users.register", { email: `p${i}@example.com`, name: `Person ${i}`, password: "password1" });
+				await broker.call("users.register", {
+					email: `p${i}@example.com`,
+					name: `Person ${i}`,
+					password: "password1"
+				});
 			}
 			const page = await broker.call<UserPage, object>("users.list", { page: "2", pageSize: "2" });
 			expect(page).toMatchObject({ total: 5, page: 2, pageSize: 2, totalPages: 3 });
