@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../src/config";
 import { EmailTakenError, InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
 import { hashPassword, verifyPassword } from "./users/password";
@@ -208,6 +208,15 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			},
 			async handler(ctx: Context<UsersUpdateParams, UsersMeta>): Promise<PublicUser> {
 				const { id: userId, password: newPassword, currentPassword, ...fields } = ctx.params;
+				if (Object.keys(fields).length === 0 && newPassword == null) {
+					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+						{
+							type: "required",
+							field: "body",
+							message: "At least one of 'name', 'email', 'password' or 'role' is required."
+						}
+					]);
+				}
 				const needsPassword = checkChange(ctx.meta.user, { targetId: userId, ...ctx.params });
 				const existing = await this.store.get(userId);
 				if (!existing) throw new UserNotFoundError(userId);

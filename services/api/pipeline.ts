@@ -38,7 +38,7 @@ import helmet from "helmet";
 import type { ActionHttp, CallingOptions } from "moleculer";
 import type { IncomingRequest } from "moleculer-web";
 import { gatewayError, toErrorBody, type ErrorBody } from "./errors";
-import { accessLog, rejectUnsafeKeys, requireJsonBody, type ConnectMiddleware } from "./http";
+import { accessLog, isJsonType, rejectUnsafeKeys, requireJsonBody, type ConnectMiddleware } from "./http";
 import { retryOnlyIdempotent } from "./retry";
 
 export { rejectUnsafeKeys, requireJsonBody };
@@ -218,12 +218,6 @@ export function checkJsonDepth(text: string): void {
 			if (++depth > MAX_JSON_DEPTH) throw Object.assign(gatewayError("JSON_TOO_DEEP"), { status: 422 });
 		} else if (c === 0x7d || c === 0x5d) depth--;
 	}
-}
-
-/** `application/json` and `application/<anything>+json`: the only bodies the gateway reads. */
-export function isJsonType(req: IncomingMessage): boolean {
-	const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-	return type === "application/json" || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
 }
 
 /** Stage 8: moleculer-web's body parsers of a route that takes a body. */
