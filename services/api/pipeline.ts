@@ -82,12 +82,14 @@ function pathOf(req: IncomingMessage): string {
 	return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
 }
 
+const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
 /** `Allow` of a path: its methods, HEAD with GET, and OPTIONS. */
 function allowOf(methods: string[]): string {
 	const all = new Set(methods);
 	if (all.has("GET")) all.add("HEAD");
 	all.add("OPTIONS");
-	return [...all].join(", ");
+	return METHOD_ORDER.filter(m => all.has(m)).join(", ");
 }
 
 function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string, string> = {}): void {
