@@ -1,5 +1,6 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
+import { cacheKey } from "./src/cache-key";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
 import { ServedByMiddleware } from "./src/served-by";
@@ -18,6 +19,27 @@ type FormatterFunction = (type: string, args: unknown[]) => string[];
 function isRetryable(err: Error): boolean {
 	return err instanceof Errors.MoleculerRetryableError || (err as Errors.MoleculerError).retryable === true;
 }
+
+/**
+ * Moleculer 0.15's internal middlewares (service-broker.js INTERNAL_MIDDLEWARES),
+ * with the Validator moved outside the Bulkhead and the Cacher.
+ */
+export const INTERNAL_MIDDLEWARES = [
+	"ActionHook",
+	"Bulkhead",
+	"Cacher",
+	"Validator",
+	"ContextTracker",
+	"CircuitBreaker",
+	"Timeout",
+	"Retry",
+	"Fallback",
+	"ErrorHandler",
+	"Tracing",
+	"Metrics",
+	"Debounce",
+	"Throttle"
+];
 
 const brokerConfig: BrokerOptions = {
 	namespace: config.namespace,
@@ -42,7 +64,8 @@ const brokerConfig: BrokerOptions = {
 	// data that is itself in Redis costs a round trip per hit, like the store);
 	// every write cleans the users cache of every node (the users service
 	// broadcasts `cache.clean.users`). Measured in docs/performance.md.
-	cacher: { type: "MemoryLRU", options: { ttl: 60, max: 5000 } },
+	// Keys are a hash of the JSON of the key values (src/cache-key.ts): unambiguous whatever they hold.
+	cacher: { type: "MemoryLRU", options: { ttl: 60, max: 5000, keygen: cacheKey } },
 
 	requestTimeout: config.requestTimeoutMs,
 	retryPolicy: {
@@ -95,7 +118,11 @@ const brokerConfig: BrokerOptions = {
 			}
 		: false,
 
-	middlewares: [ServedByMiddleware]
+	// Moleculer's own middlewares, listed in its order (service-broker.js, first = innermost)
+	// except that the Validator wraps the Cacher: params are validated before the
+	// cache is read, so an invalid request is never answered from the cache.
+	internalMiddlewares: false,
+	middlewares: [ServedByMiddleware, ...INTERNAL_MIDDLEWARES]
 };
 
 export default brokerConfig;

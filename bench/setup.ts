@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "moleculer";
 import { hashPassword } from "../services/users/password";
-import { RedisUserStore } from "../services/users/redis-store";
+import { RedisUserStore } from "../services/users/store";
 import type { PublicUser } from "../services/users/types";
 import { http, waitForHealthy } from "../test/support/node-process";
 import { freePort, waitFor } from "../test/support/redis-server";

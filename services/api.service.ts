@@ -22,7 +22,7 @@ import {
 } from "./api/pipeline";
 import { redisRateLimitStore } from "./api/rate-limit-store";
 import { GatewayResilienceMixin } from "./api/resilience";
-import { TokenService } from "./api/tokens";
+import { bearerToken, TokenService } from "./api/tokens";
 import type { Actor } from "./users/policy";
 import type { AuthState, Credentials, PublicUser, UsersHealth } from "./users/types";
 
@@ -458,10 +458,9 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 		 * `users.authState`: deleted users and changed passwords end old tokens.
 		 */
 		async authenticate(ctx: Context<unknown, GatewayMeta>, _route: unknown, req: IncomingRequest): Promise<Actor> {
-			const header = req.headers.authorization;
-			if (!header) throw new UnAuthorizedError(ERR_NO_TOKEN, null);
-			const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
-			const claims = match ? this.tokens.verify(match[1]) : null;
+			const token = bearerToken(req);
+			if (token === undefined) throw new UnAuthorizedError(ERR_NO_TOKEN, null);
+			const claims = token ? this.tokens.verify(token) : null;
 			if (!claims) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);
 			const state = await ctx.call<AuthState | null, { id: string }>("users.authState", { id: claims.sub });
 			if (!state || state.tokenVersion !== claims.ver) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);

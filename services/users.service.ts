@@ -4,7 +4,7 @@ import { getConfig } from "../src/config";
 import { EmailTakenError, InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
 import { hashPassword, verifyPassword } from "./users/password";
 import { checkChange, checkRemove, type Actor } from "./users/policy";
-import { email, id, name, password, role } from "./users/rules";
+import { email, givenPassword, id, name, password, query, role } from "./users/rules";
 import { createUserStore, type UserChanges, type UserStore } from "./users/store";
 import type { AuthState, Credentials, PublicUser, Role, UserPage, UserRecord, UsersHealth } from "./users/types";
 
@@ -159,7 +159,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				$$strict: true,
 				page: { type: "number", integer: true, min: 1, max: 1_000_000, convert: true, default: 1 },
 				pageSize: { type: "number", integer: true, min: 1, max: 100, convert: true, default: 20 },
-				q: { type: "string", trim: true, max: 100, optional: true }
+				q: { ...query, optional: true }
 			},
 			async handler(ctx: Context<UsersListParams>): Promise<UserPage> {
 				const { page, pageSize } = ctx.params;
@@ -204,7 +204,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				name: { ...name, optional: true },
 				password: { ...password, optional: true },
 				role: { ...role, optional: true },
-				currentPassword: { type: "string", min: 1, max: 128, optional: true }
+				currentPassword: { ...givenPassword, optional: true }
 			},
 			async handler(ctx: Context<UsersUpdateParams, UsersMeta>): Promise<PublicUser> {
 				const { id: userId, password: newPassword, currentPassword, ...fields } = ctx.params;
@@ -259,7 +259,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		/** The user behind an email and password; 401 INVALID_CREDENTIALS, same for both mistakes. */
 		verifyCredentials: {
 			visibility: "public",
-			params: { $$strict: true, email, password: { type: "string", min: 1, max: 128 } },
+			params: { $$strict: true, email, password: givenPassword },
 			async handler(ctx: Context<UsersVerifyCredentialsParams>): Promise<Credentials> {
 				const user = await this.store.findByEmail(ctx.params.email);
 				// Hash even for an unknown email, so timing does not tell which emails exist.

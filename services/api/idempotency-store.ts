@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Logger } from "moleculer";
 import { createRedisClient } from "../../src/redis";
+import { RedisScript } from "../../src/redis-script";
 
 /** The first answer to a request made with an `Idempotency-Key`, as it is replayed. */
 export interface StoredAnswer {
@@ -59,34 +60,34 @@ function publicRecord(stored: Stored): IdempotencyRecord {
 }
 
 /** Replaces the record only while it is still the pending claim of `token`. */
-const COMPLETE = `
+const COMPLETE = new RedisScript<number>(
+	"idempotencyComplete",
+	1,
+	`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return 0 end
 if cjson.decode(cur).token ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1`;
+return 1`
+);
 
-const RELEASE = `
+const RELEASE = new RedisScript<number>(
+	"idempotencyRelease",
+	1,
+	`
 local cur = redis.call('GET', KEYS[1])
 if cur and cjson.decode(cur).token == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1`;
-
-interface IdempotencyScripts {
-	idempotencyComplete(key: string, token: string, record: string, ttl: number): Promise<number>;
-	idempotencyRelease(key: string, token: string): Promise<number>;
-}
+return 1`
+);
 
 const KEY = (key: string) => `idempotency:${key}`;
 
 /** Shared by every gateway of the namespace (keys under its prefix). */
 export class RedisIdempotencyStore implements IdempotencyStore {
-	private readonly client: Redis & IdempotencyScripts;
+	private readonly client: Redis;
 
 	constructor(url: string, keyPrefix: string, logger: Logger) {
-		const client = createRedisClient({ url, keyPrefix, name: "api-idempotency", logger });
-		client.defineCommand("idempotencyComplete", { numberOfKeys: 1, lua: COMPLETE });
-		client.defineCommand("idempotencyRelease", { numberOfKeys: 1, lua: RELEASE });
-		this.client = client as Redis & IdempotencyScripts;
+		this.client = createRedisClient({ url, keyPrefix, name: "api-idempotency", logger });
 	}
 
 	async claim(key: string, fingerprint: string, lockMs: number): Promise<ClaimResult> {
@@ -100,11 +101,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 	}
 
 	async complete(key: string, token: string, record: DoneRecord, ttlSeconds: number): Promise<boolean> {
-		return (await this.client.idempotencyComplete(KEY(key), token, JSON.stringify(record), ttlSeconds)) === 1;
+		return (await COMPLETE.run(this.client, [KEY(key)], [token, JSON.stringify(record), ttlSeconds])) === 1;
 	}
 
 	async release(key: string, token: string): Promise<void> {
-		await this.client.idempotencyRelease(KEY(key), token);
+		await RELEASE.run(this.client, [KEY(key)], [token]);
 	}
 
 	async close(): Promise<void> {

@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { ServiceBroker } from "moleculer";
 import { EmailTakenError, UserNotFoundError } from "../../services/users/errors";
-import { MemoryUserStore } from "../../services/users/memory-store";
-import { RedisUserStore } from "../../services/users/redis-store";
-import { createUserStore, type NewUser, type UserStore } from "../../services/users/store";
+import {
+	createUserStore,
+	MemoryUserStore,
+	RedisUserStore,
+	type NewUser,
+	type UserStore
+} from "../../services/users/store";
 import { uniqueNamespace } from "../support/node-process";
 import { deleteKeys } from "../support/redis-server";
 
@@ -179,6 +183,36 @@ describe.each(makers)("UserStore contract (%s)", (_kind, make) => {
 		expect((await store.list({ offset: 0, limit: 10, prefix: "delta" })).rows.map(u => u.id)).toEqual([user.id]);
 	});
 
+	it.each([
+		["in creation order", undefined],
+		["of a search", "pg-"]
+	])("reads a page %s that agrees with its total while users are removed", async (_what, prefix) => {
+		const ids: string[] = [];
+		for (let i = 0; i < 40; i++) {
+			ids.push((await store.create(newUser({ email: `pg-${i}-${randomUUID()}@example.com` }))).id);
+		}
+		const limit = 8;
+		const removing = (async () => {
+			for (const id of ids) await store.remove(id);
+		})();
+		let done = false;
+		void removing.then(() => (done = true));
+		let reads = 0;
+		// Bounded: at most 2 000 reads, and it stops once every user is gone.
+		while (!done && reads < 2000) {
+			for (const offset of [0, 8, 32]) {
+				const page = await store.list({ offset, limit, prefix });
+				reads++;
+				expect(page.rows).toHaveLength(Math.max(0, Math.min(limit, page.total - offset)));
+				const order = page.rows.map(u => ids.indexOf(u.id));
+				expect(order).toEqual([...order].sort((a, b) => a - b));
+			}
+		}
+		await removing;
+		expect(reads).toBeGreaterThan(0);
+		expect(await store.list({ offset: 0, limit, prefix })).toEqual({ rows: [], total: 0 });
+	});
+
 	it("answers ping with a latency", async () => {
 		expect(await store.ping()).toBeGreaterThanOrEqual(0);
 	});
@@ -194,5 +228,11 @@ describe("createUserStore", () => {
 		expect(redis.kind).toBe("redis");
 		await redis.close();
 		expect(createUserStore({ keyPrefix: "x:", clustered: false, logger }).kind).toBe("memory");
+	});
+
+	it("refuses a URL that is not Redis rather than fall back to memory", () => {
+		expect(() =>
+			createUserStore({ redisUrl: "memory://local", keyPrefix: "x:", clustered: false, logger })
+		).toThrow(/Not a Redis URL/);
 	});
 });

@@ -1,9 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "moleculer";
-import { createRedisClient } from "../../src/redis";
-import { EmailTakenError, StoreUnavailableError, UserNotFoundError } from "./errors";
-import type { ListQuery, ListResult, NewUser, UserChanges, UserStore } from "./store";
-import type { Role, UserRecord } from "./types";
+import { createRedisClient } from "../../../src/redis";
+import { RedisScript } from "../../../src/redis-script";
+import { EmailTakenError, StoreUnavailableError, UserNotFoundError } from "../errors";
+import type { ListQuery, ListResult, NewUser, UserChanges, UserStore } from "./base";
+import type { Role, UserRecord } from "../types";
 
 /*
  * Keys (after the client's namespace prefix):
@@ -13,7 +14,9 @@ import type { Role, UserRecord } from "./types";
  *   users:lex:email   zset   "<email>\0<id>" at score 0: prefix search by ZRANGEBYLEX
  *   users:lex:name    zset   "<nameKey>\0<id>" at score 0
  *   users:seq         string the creation sequence
- * Every write that touches several of them is one Lua script, hence atomic.
+ * Every write that touches several of them is one Lua script, hence atomic;
+ * so is the read of a page (its ids, their records and the total), so that a
+ * page never contradicts its total while users are written.
  */
 const K = {
 	user: (id: string) => `user:${id}`,
@@ -24,7 +27,10 @@ const K = {
 	seq: "users:seq"
 };
 
-const CREATE = `
+const CREATE = new RedisScript<number>(
+	"usersCreate",
+	6,
+	`
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
 local seq = redis.call('INCR', KEYS[6])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
@@ -32,9 +38,13 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[4], 0, ARGV[2] .. '\\0' .. ARGV[1])
 redis.call('ZADD', KEYS[5], 0, ARGV[3] .. '\\0' .. ARGV[1])
-return 1`;
+return 1`
+);
 
-const UPDATE = `
+const UPDATE = new RedisScript<number>(
+	"usersUpdate",
+	4,
+	`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local id = ARGV[1]
 local c = cjson.decode(ARGV[2])
@@ -59,9 +69,13 @@ if c.passwordHash then
   redis.call('HINCRBY', KEYS[1], 'tokenVersion', 1)
 end
 redis.call('HSET', KEYS[1], 'updatedAt', c.updatedAt)
-return 1`;
+return 1`
+);
 
-const REMOVE = `
+const REMOVE = new RedisScript<number>(
+	"usersRemove",
+	5,
+	`
 local old = redis.call('HMGET', KEYS[1], 'email', 'nameKey')
 if not old[1] then return 0 end
 local id = ARGV[1]
@@ -70,14 +84,53 @@ redis.call('HDEL', KEYS[2], old[1])
 redis.call('ZREM', KEYS[3], id)
 redis.call('ZREM', KEYS[4], old[1] .. '\\0' .. id)
 redis.call('ZREM', KEYS[5], old[2] .. '\\0' .. id)
-return 1`;
+return 1`
+);
 
-type ScriptArg = string | number;
-interface UserScripts {
-	usersCreate(...keysAndArgs: ScriptArg[]): Promise<number>;
-	usersUpdate(...keysAndArgs: ScriptArg[]): Promise<number>;
-	usersRemove(...keysAndArgs: ScriptArg[]): Promise<number>;
-}
+/*
+ * A page in creation order: [total, {flat HGETALL of each row}].
+ * ARGV: the full key prefix of user records, offset, last index.
+ */
+const PAGE = new RedisScript<[number, string[][]]>(
+	"usersPage",
+	1,
+	`
+local total = redis.call('ZCARD', KEYS[1])
+local ids = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+local rows = {}
+for i, id in ipairs(ids) do rows[i] = redis.call('HGETALL', ARGV[1] .. id) end
+return {total, rows}`
+);
+
+/*
+ * A page of the users whose email or name starts with a prefix, in creation
+ * order: [total, {flat HGETALL of each row}]. Cost grows with the matches, not
+ * with the number of users. ARGV: the full key prefix of user records, the
+ * ZRANGEBYLEX bounds, offset, limit.
+ */
+const SEARCH = new RedisScript<[number, string[][]]>(
+	"usersSearch",
+	3,
+	`
+local seen, matches = {}, {}
+for k = 1, 2 do
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[k], ARGV[2], ARGV[3])) do
+    local id = string.match(member, '%z([^%z]*)$')
+    if id and not seen[id] then
+      seen[id] = true
+      local seq = redis.call('ZSCORE', KEYS[3], id)
+      if seq then matches[#matches + 1] = {id, tonumber(seq)} end
+    end
+  end
+end
+table.sort(matches, function(a, b) return a[2] < b[2] end)
+local rows = {}
+local offset, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = offset + 1, math.min(offset + limit, #matches) do
+  rows[#rows + 1] = redis.call('HGETALL', ARGV[1] .. matches[i][1])
+end
+return {#matches, rows}`
+);
 
 /** The highest byte: no UTF-8 string sorts after `prefix + 0xFF`. */
 const LEX_END = Buffer.from([0xff]);
@@ -96,24 +149,26 @@ function toRecord(hash: Record<string, string>): UserRecord | null {
 	};
 }
 
-function lexId(member: string): string {
-	return member.slice(member.lastIndexOf("\0") + 1);
+/** An HGETALL reply as a flat array of field, value, field, value… */
+function fromFlat(flat: string[]): Record<string, string> {
+	const hash: Record<string, string> = {};
+	for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
+	return hash;
 }
 
 export class RedisUserStore implements UserStore {
 	readonly kind = "redis";
-	private readonly client: Redis & UserScripts;
+	private readonly client: Redis;
+	/** The full key prefix of user records, for the scripts that compute their keys. */
+	private readonly userKeyPrefix: string;
 
 	constructor(
 		url: string,
 		keyPrefix: string,
 		private readonly logger: Logger
 	) {
-		const client = createRedisClient({ url, keyPrefix, name: "users-store", logger });
-		client.defineCommand("usersCreate", { numberOfKeys: 6, lua: CREATE });
-		client.defineCommand("usersUpdate", { numberOfKeys: 4, lua: UPDATE });
-		client.defineCommand("usersRemove", { numberOfKeys: 5, lua: REMOVE });
-		this.client = client as Redis & UserScripts;
+		this.client = createRedisClient({ url, keyPrefix, name: "users-store", logger });
+		this.userKeyPrefix = `${keyPrefix}${K.user("")}`;
 	}
 
 	/** Runs a Redis operation; driver failures become a 503 without their text. */
@@ -152,17 +207,10 @@ export class RedisUserStore implements UserStore {
 		const nameKey = user.name.toLowerCase();
 		const fields = Object.entries({ ...record, nameKey }).flat();
 		return this.run(async () => {
-			const created = await this.client.usersCreate(
-				K.user(user.id),
-				K.email,
-				K.created,
-				K.lexEmail,
-				K.lexName,
-				K.seq,
-				user.id,
-				user.email,
-				nameKey,
-				...fields
+			const created = await CREATE.run(
+				this.client,
+				[K.user(user.id), K.email, K.created, K.lexEmail, K.lexName, K.seq],
+				[user.id, user.email, nameKey, ...fields]
 			);
 			if (created !== 1) throw new EmailTakenError(user.email);
 			return record;
@@ -175,13 +223,10 @@ export class RedisUserStore implements UserStore {
 			nameKey: changes.name != null ? changes.name.toLowerCase() : undefined
 		};
 		return this.run(async () => {
-			const result = await this.client.usersUpdate(
-				K.user(id),
-				K.email,
-				K.lexEmail,
-				K.lexName,
-				id,
-				JSON.stringify(payload)
+			const result = await UPDATE.run(
+				this.client,
+				[K.user(id), K.email, K.lexEmail, K.lexName],
+				[id, JSON.stringify(payload)]
 			);
 			if (result === -1) throw new UserNotFoundError(id);
 			if (result === 0) throw new EmailTakenError(changes.email ?? "");
@@ -194,45 +239,27 @@ export class RedisUserStore implements UserStore {
 
 	remove(id: string): Promise<boolean> {
 		return this.run(
-			async () => (await this.client.usersRemove(K.user(id), K.email, K.created, K.lexEmail, K.lexName, id)) === 1
+			async () =>
+				(await REMOVE.run(this.client, [K.user(id), K.email, K.created, K.lexEmail, K.lexName], [id])) === 1
 		);
 	}
 
 	list({ offset, limit, prefix }: ListQuery): Promise<ListResult> {
 		return this.run(async () => {
-			let ids: string[];
-			let total: number;
-			if (!prefix) {
-				[total, ids] = await Promise.all([
-					this.client.zcard(K.created),
-					this.client.zrange(K.created, offset, offset + limit - 1)
-				]);
-			} else {
-				// Cost grows with the matches, not with the number of users.
-				const start = `[${prefix}`;
-				const end = Buffer.concat([Buffer.from(`[${prefix}`), LEX_END]);
-				const [byEmail, byName] = await Promise.all([
-					this.client.zrangebylex(K.lexEmail, start, end),
-					this.client.zrangebylex(K.lexName, start, end)
-				]);
-				const matches = [...new Set([...byEmail, ...byName].map(lexId))];
-				total = matches.length;
-				if (total === 0) return { rows: [], total };
-				const order = await this.client.zmscore(K.created, ...matches);
-				ids = matches
-					.map((id, i) => ({ id, seq: Number(order[i]) }))
-					.filter(m => !Number.isNaN(m.seq))
-					.sort((a, b) => a.seq - b.seq)
-					.slice(offset, offset + limit)
-					.map(m => m.id);
-			}
-			if (ids.length === 0) return { rows: [], total };
-			const pipeline = this.client.pipeline();
-			for (const id of ids) pipeline.hgetall(K.user(id));
-			const replies = (await pipeline.exec()) ?? [];
-			const rows = replies
-				.map(([err, hash]) => (err ? null : toRecord(hash as Record<string, string>)))
-				.filter((u): u is UserRecord => u !== null);
+			const [total, flatRows] = prefix
+				? await SEARCH.run(
+						this.client,
+						[K.lexEmail, K.lexName, K.created],
+						[
+							this.userKeyPrefix,
+							`[${prefix}`,
+							Buffer.concat([Buffer.from(`[${prefix}`), LEX_END]),
+							offset,
+							limit
+						]
+					)
+				: await PAGE.run(this.client, [K.created], [this.userKeyPrefix, offset, offset + limit - 1]);
+			const rows = flatRows.map(flat => toRecord(fromFlat(flat))).filter((u): u is UserRecord => u !== null);
 			return { rows, total };
 		});
 	}

@@ -1,6 +1,6 @@
-import { EmailTakenError, UserNotFoundError } from "./errors";
-import type { ListQuery, ListResult, NewUser, UserChanges, UserStore } from "./store";
-import type { UserRecord } from "./types";
+import { EmailTakenError, UserNotFoundError } from "../errors";
+import type { ListQuery, ListResult, NewUser, UserChanges, UserStore } from "./base";
+import type { UserRecord } from "../types";
 
 /** The embedded mode's store: one process, nothing persisted. */
 export class MemoryUserStore implements UserStore {

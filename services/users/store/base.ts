@@ -1,7 +1,4 @@
-import type { Logger } from "moleculer";
-import { MemoryUserStore } from "./memory-store";
-import { RedisUserStore } from "./redis-store";
-import type { Role, UserRecord } from "./types";
+import type { Role, UserRecord } from "../types";
 
 export interface NewUser {
 	id: string;
@@ -53,26 +50,4 @@ export interface UserStore {
 	/** Round-trip time to the backing store in ms. */
 	ping(): Promise<number>;
 	close(): Promise<void>;
-}
-
-export interface UserStoreOptions {
-	/** Redis URL; without it the store is in memory. */
-	redisUrl?: string;
-	keyPrefix: string;
-	/** True when this node is part of a cluster (it has a transporter). */
-	clustered: boolean;
-	logger: Logger;
-}
-
-/** Picks the store; a clustered node never falls back to memory. */
-export function createUserStore(opts: UserStoreOptions): UserStore {
-	if (opts.redisUrl) return new RedisUserStore(opts.redisUrl, opts.keyPrefix, opts.logger);
-	if (opts.clustered) {
-		throw new Error(
-			"users: this node has a transporter but no REDIS_URL. An in-memory user store " +
-				"would silently diverge from the other nodes; set REDIS_URL (or run without a " +
-				"transporter for the single-process embedded mode)."
-		);
-	}
-	return new MemoryUserStore();
 }
