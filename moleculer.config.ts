@@ -2,6 +2,7 @@ import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
+import { GatewayRetryMiddleware } from "./services/api/retry";
 import { ServedByMiddleware } from "./src/served-by";
 import { transporterFromUrl } from "./src/transporter";
 
@@ -95,7 +96,9 @@ const brokerConfig: BrokerOptions = {
 			}
 		: false,
 
-	middlewares: [ServedByMiddleware]
+	// Only the calls inside a gateway request are retried, never the request
+	// itself (services/api/retry.ts).
+	middlewares: [ServedByMiddleware, GatewayRetryMiddleware]
 };
 
 export default brokerConfig;

@@ -5,6 +5,7 @@ import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer"
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { authCacheMixin, type AuthCacheLocals } from "./api/auth-cache";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { isDraining } from "./api/drain";
 import { toErrorBody } from "./api/errors";
@@ -19,9 +20,8 @@ import {
 import { HttpMetricsMixin } from "./api/http-metrics";
 import { idempotent } from "./api/idempotency";
 import { openApiDocument } from "./api/openapi";
-import { redisRateLimitStore } from "./api/rate-limit-store";
+import { rateLimitStore } from "./api/rate-limit-store";
 import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
-import { retryOnlyIdempotent } from "./api/retry";
 import { TokenService } from "./api/tokens";
 import { email as emailRule } from "./users/rules";
 import type { Actor } from "./users/policy";
@@ -72,7 +72,7 @@ export interface ApiMethods {
 
 export type { ClusterView };
 
-export interface ApiLocals {
+export interface ApiLocals extends AuthCacheLocals {
 	tokens: TokenService;
 	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
 	served: RequestCounter;
@@ -95,21 +95,21 @@ function requestIdOptions(options: CallingOptions, req: IncomingMessage): void {
 	const header = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
 	const candidate = Array.isArray(header) ? header[0] : header;
 	options.requestID = candidate && REQUEST_ID.test(candidate) ? candidate : undefined;
-	retryOnlyIdempotent(options, req);
 }
 
 const clientAddress = clientAddressResolver(config.trustProxy);
 
-/** Per-client limits; counters in Redis when there is one, so every gateway shares them. */
+/**
+ * Per-client limits, one count per budget `name` across the routes that share
+ * it; in Redis when there is one, so every gateway shares them.
+ */
 function rateLimit(name: string, limit: number): ApiRouteSchema["rateLimit"] {
 	return {
 		window: config.rateLimit.windowMs,
 		limit,
 		headers: true,
 		key: clientAddress,
-		StoreFactory: config.redisUrl
-			? (redisRateLimitStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, name }) as never)
-			: undefined
+		StoreFactory: rateLimitStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, name }) as never
 	};
 }
 
@@ -148,7 +148,7 @@ function onAfterCall(
 
 const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 	name: "api",
-	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin],
+	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin, authCacheMixin({ max: 10_000, ttlMs: 10_000 })],
 
 	settings: {
 		port: config.port,
@@ -373,8 +373,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 	methods: {
 		/**
 		 * Bearer token → `ctx.meta.user`. The token must verify (HS256, expiry) and
-		 * still match the user's token version, read through the cached
-		 * `users.authState`: deleted users and changed passwords end old tokens.
+		 * still match the user's token version, from this gateway's auth-state
+		 * cache, else `users.authState`: deleted users and changed passwords end
+		 * old tokens on every gateway at once (services/api/auth-cache.ts).
 		 */
 		async authenticate(ctx: Context<unknown, GatewayMeta>, _route: unknown, req: IncomingRequest): Promise<Actor> {
 			const header = req.headers.authorization;
@@ -382,7 +383,9 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
 			const claims = match ? this.tokens.verify(match[1]) : null;
 			if (!claims) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);
-			const state = await ctx.call<AuthState | null, { id: string }>("users.authState", { id: claims.sub });
+			const state = await this.authCache.get(claims.sub, () =>
+				ctx.call<AuthState | null, { id: string }>("users.authState", { id: claims.sub })
+			);
 			if (!state || state.tokenVersion !== claims.ver) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);
 			return { id: state.id, role: state.role };
 		},
