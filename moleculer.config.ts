@@ -3,6 +3,7 @@ import { getConfig } from "./src/config";
 import { cacheKey } from "./src/cache-key";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
+import { GatewayRetryMiddleware } from "./services/api/retry";
 import { ServedByMiddleware } from "./src/served-by";
 import { transporterFromUrl } from "./src/transporter";
 
@@ -121,8 +122,10 @@ const brokerConfig: BrokerOptions = {
 	// Moleculer's own middlewares, listed in its order (service-broker.js, first = innermost)
 	// except that the Validator wraps the Cacher: params are validated before the
 	// cache is read, so an invalid request is never answered from the cache.
+	// Only the calls inside a gateway request are retried, never the request
+	// itself (services/api/retry.ts).
 	internalMiddlewares: false,
-	middlewares: [ServedByMiddleware, ...INTERNAL_MIDDLEWARES]
+	middlewares: [ServedByMiddleware, GatewayRetryMiddleware, ...INTERNAL_MIDDLEWARES]
 };
 
 export default brokerConfig;

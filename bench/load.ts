@@ -61,6 +61,8 @@ export interface TargetResult {
 	p99Max: number;
 	/** This target's req/s over the bare server's in the same round (median, min, max). */
 	ratio: { median: number; min: number; max: number } | null;
+	/** A product target's req/s over a peer's in the same round (set by the scenario). */
+	peerRatio?: { peer: string; median: number; min: number; max: number };
 	errors: number;
 	cpuMicrosPerRequest: Record<string, number>;
 	peakRssBytes: Record<string, number>;

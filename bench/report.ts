@@ -59,6 +59,7 @@ export function tableLines(report: BenchReport): string[] {
 			"target",
 			"req/s",
 			"×bare (min–max)",
+			"×peer (min–max)",
 			"p50 ms",
 			"p99 ms",
 			"errors",
@@ -73,6 +74,9 @@ export function tableLines(report: BenchReport): string[] {
 				t.name,
 				num(t.rps),
 				t.ratio ? `${t.ratio.median.toFixed(2)} (${t.ratio.min.toFixed(2)}–${t.ratio.max.toFixed(2)})` : "1",
+				t.peerRatio
+					? `${t.peerRatio.median.toFixed(2)} (${t.peerRatio.min.toFixed(2)}–${t.peerRatio.max.toFixed(2)}) ${t.peerRatio.peer}`
+					: "",
 				num(t.p50, 1),
 				num(t.p99, 1),
 				String(t.errors),
@@ -119,18 +123,23 @@ function goal(goal: string, met: boolean | null, figure: string): Goal {
 
 const NOT_RUN = "scenario not run";
 
-/** Every goal of issue 5 with its figure; `met: null` when its scenario did not run. */
+function ratioFigure(r: { median: number; min: number; max: number }): string {
+	return `${r.median.toFixed(2)}× (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
+}
+
+/** Every goal of issues 5 and 13 with its figure; `met: null` when its scenario (or peer) did not run. */
 export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const goals: Goal[] = [];
 	const cluster = find(report, "cluster: GET /users/:id", "cluster");
+	const nestGoal = "cluster, all features on: ≥ 1.5× the NestJS peer";
+	const gatewayCpu = cluster?.cpuMicrosPerRequest.gateway;
 	goals.push(
+		cluster?.peerRatio
+			? goal(nestGoal, cluster.peerRatio.median >= 1.5, ratioFigure(cluster.peerRatio))
+			: goal(nestGoal, null, cluster ? "peer not run" : NOT_RUN),
 		cluster?.ratio
-			? goal(
-					"cluster, all security on: ≥ 0.30× bare",
-					cluster.ratio.median >= 0.3,
-					`${cluster.ratio.median.toFixed(2)}× (rounds ${cluster.ratio.min.toFixed(2)}–${cluster.ratio.max.toFixed(2)})`
-				)
-			: goal("cluster, all security on: ≥ 0.30× bare", null, NOT_RUN),
+			? goal("cluster, all features on: ≥ 0.25× bare", cluster.ratio.median >= 0.25, ratioFigure(cluster.ratio))
+			: goal("cluster, all features on: ≥ 0.25× bare", null, NOT_RUN),
 		cluster
 			? goal(
 					"cluster p99 ≤ 25 ms at 50 connections",
@@ -140,17 +149,17 @@ export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 			: goal("cluster p99 ≤ 25 ms at 50 connections", null, NOT_RUN),
 		cluster
 			? goal("cluster: zero errors", cluster.errors === 0, `${cluster.errors} errors`)
-			: goal("cluster: zero errors", null, NOT_RUN)
+			: goal("cluster: zero errors", null, NOT_RUN),
+		gatewayCpu !== undefined && Number.isFinite(gatewayCpu)
+			? goal("gateway CPU per authenticated read ≤ 120 µs", gatewayCpu <= 120, `${gatewayCpu.toFixed(0)} µs`)
+			: goal("gateway CPU per authenticated read ≤ 120 µs", null, NOT_RUN)
 	);
 	const embedded = find(report, "embedded", "embedded");
+	const fastifyGoal = "embedded default: ≥ 1.0× the fastify full-feature peer";
 	goals.push(
-		embedded?.ratio
-			? goal(
-					"embedded default ≥ 0.55× bare",
-					embedded.ratio.median >= 0.55,
-					`${embedded.ratio.median.toFixed(2)}× (rounds ${embedded.ratio.min.toFixed(2)}–${embedded.ratio.max.toFixed(2)})`
-				)
-			: goal("embedded default ≥ 0.55× bare", null, NOT_RUN)
+		embedded?.peerRatio
+			? goal(fastifyGoal, embedded.peerRatio.median >= 1.0, ratioFigure(embedded.peerRatio))
+			: goal(fastifyGoal, null, embedded ? "peer not run" : NOT_RUN)
 	);
 	const list = report.scenarios.find(s => s.scenario.startsWith("cluster: GET /users?page"));
 	const pages = list?.extra?.uncachedPageMs as { users: number; medianMs: number }[] | undefined;
@@ -213,6 +222,6 @@ export function goalLines(goals: Goal[]): string[] {
 }
 
 export function printGoals(goals: Goal[]): void {
-	console.log("Goals (issue 5):");
+	console.log("Goals (issues 5 and 13):");
 	for (const line of goalLines(goals)) console.log(`  ${line}`);
 }

@@ -12,8 +12,9 @@ import {
 	type ReadyResult,
 	type ScenarioResult
 } from "./report";
-import { median, runInterleaved, type LoadOptions, type Target, type Watched } from "./load";
+import { median, runInterleaved, type LoadOptions, type Target, type TargetResult, type Watched } from "./load";
 import { BARE, resetLogs, RESULTS_DIR, spawnProc, startNode, stopAll, type Proc } from "./nodes";
+import { startFastifyPeer, startNestPeer, type Peer } from "./peers";
 import { rssBytes } from "./proc";
 import {
 	fetchBody,
@@ -47,6 +48,8 @@ interface Variant {
 
 interface Settings {
 	quick: boolean;
+	/** Load the peers (NestJS beside the cluster, fastify beside the embedded node); BENCH_PEERS=0 skips them. */
+	peers: boolean;
 	only: Set<ScenarioName>;
 	variants: Variant[];
 	load: LoadOptions;
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Settings {
 	const seconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 3));
 	return {
 		quick,
+		peers: process.env.BENCH_PEERS !== "0" && !argv.includes("--no-peers"),
 		only: new Set((only.length ? only : SCENARIOS) as ScenarioName[]),
 		variants,
 		load: {
@@ -124,6 +128,7 @@ async function startBare(bodies: { get?: string; list?: string }): Promise<{ url
 
 /** The private Redis, whose CPU counts for every cluster target. */
 let redisWatch: Watched | undefined;
+let redisWatchUrl: string | undefined;
 
 function watch(d: Deployment, withRedis = d.clustered): Watched[] {
 	const procs = d.procs.map(p => ({ label: p.label.replace(/^[^-]+-/, ""), pid: p.pid }));
@@ -138,7 +143,21 @@ function onRound(round: number, name: string, r: { rps: number; p99: number; err
 	log(`  round ${round + 1} ${name}: ${Math.round(r.rps)} req/s, p99 ${r.p99.toFixed(1)} ms, ${r.errors} errors`);
 }
 
-/** `GET /users/:id` of a signed-in user, on the embedded node or on a cluster, against bare. */
+/**
+ * Each product target's req/s over the peer's in the same round (median, min,
+ * max): both ran within one round, a few seconds apart, each beside a bare run.
+ */
+function againstPeer(results: TargetResult[], peerName: string, productNames: string[]): void {
+	const peer = results.find(t => t.name === peerName);
+	if (!peer) return;
+	for (const t of results) {
+		if (!productNames.includes(t.name)) continue;
+		const ratios = t.rounds.map((r, i) => r.rps / peer.rounds[i].rps);
+		t.peerRatio = { peer: peerName, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+	}
+}
+
+/** `GET /users/:id` of a signed-in user, on the embedded node or on a cluster, against bare and a peer. */
 async function getByIdScenario(
 	name: "embedded" | "cluster",
 	deployments: Deployment[],
@@ -147,7 +166,14 @@ async function getByIdScenario(
 	const clients = await Promise.all(deployments.map(d => signUpAndLogin(d.base, d.name)));
 	const body = await fetchBody(`${deployments[0].base}/users/${clients[0].user.id}`, clients[0].headers);
 	const bare = await startBare({ get: body });
+	let peer: Peer | undefined;
 	try {
+		if (settings.peers && clients[0].token) {
+			peer =
+				name === "embedded"
+					? await startFastifyPeer(body, clients[0].token)
+					: await startNestPeer(redisWatchUrl as string, body);
+		}
 		const targets: Target[] = [
 			{
 				name: "bare",
@@ -160,22 +186,53 @@ async function getByIdScenario(
 				url: d.base,
 				watch: watch(d),
 				request: { method: "GET" as const, path: `/users/${clients[i].user.id}`, headers: clients[i].headers }
-			}))
+			})),
+			...(peer
+				? [
+						{
+							name: peer.name,
+							url: peer.base,
+							watch: [
+								...peer.procs.map(p => ({ label: p.label, pid: p.pid })),
+								...(name === "cluster" && redisWatch ? [redisWatch] : [])
+							],
+							request: {
+								method: "GET" as const,
+								path: `/users/${clients[0].user.id}`,
+								headers: clients[0].headers
+							}
+						}
+					]
+				: [])
 		];
 		log(
 			`${name}: ${settings.load.rounds} round(s) of ${settings.load.seconds} s, ${settings.load.connections} connections, body ${Buffer.byteLength(body)} bytes`
 		);
 		const results = await runInterleaved(targets, settings.load, onRound);
+		if (peer)
+			againstPeer(
+				results,
+				peer.name,
+				deployments.map(d => d.name)
+			);
 		return {
 			scenario: `${name}: GET /users/:id`,
 			targets: results,
 			notes: [
 				`response body ${Buffer.byteLength(body)} bytes`,
-				`auth: ${clients[0].token ? "Bearer JWT" : "none in this code base"}`
+				`auth: ${clients[0].token ? "Bearer JWT" : "none in this code base"}`,
+				...(peer
+					? [
+							name === "embedded"
+								? "peer fastify: one process, helmet, compress (1 kB), rate limit, @fastify/jwt HS256, token-version check, pino access line, X-Request-ID"
+								: "peer nestjs: Express gateway with a Bearer HS256 guard → Nest microservice over Nest's Redis transport (same Redis)"
+						]
+					: [])
 			]
 		};
 	} finally {
 		await bare.proc.stop();
+		await peer?.stop();
 	}
 }
 
@@ -402,6 +459,7 @@ async function main(): Promise<void> {
 	resetLogs();
 	const redis = await startRedisServer();
 	redisWatch = { label: "redis", pid: redis.process.pid ?? -1 };
+	redisWatchUrl = redis.url;
 	log(`private redis-server on ${redis.url}`);
 	const report: BenchReport = {
 		startedAt: new Date(started).toISOString(),

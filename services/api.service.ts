@@ -3,6 +3,7 @@ import type { ActionHttp, CallingOptions, Context, HttpRouteGroup, Service, Serv
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig, type AppConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
+import { authCacheMixin, type AuthCacheLocals } from "./api/auth-cache";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { isDraining } from "./api/drain";
 import { gatewayError, toErrorBody } from "./api/errors";
@@ -20,7 +21,7 @@ import {
 	requireJsonBody,
 	successStatus
 } from "./api/pipeline";
-import { redisRateLimitStore } from "./api/rate-limit-store";
+import { rateLimitStore } from "./api/rate-limit-store";
 import { GatewayResilienceMixin } from "./api/resilience";
 import { bearerToken, TokenService } from "./api/tokens";
 import type { Actor } from "./users/policy";
@@ -93,7 +94,7 @@ export interface GatewaySettings extends ApiSettingsSchema {
 	upstreams: string[];
 }
 
-export interface ApiLocals {
+export interface ApiLocals extends AuthCacheLocals {
 	tokens: TokenService;
 	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
 	served: RequestCounter;
@@ -141,16 +142,17 @@ export function gatewaySettings(config: AppConfig) {
 	} satisfies Partial<GatewaySettings>;
 }
 
-/** Per-client limits; counters in Redis when there is one, so every gateway shares them. */
+/**
+ * Per-client limits, one count per budget `name` across the routes that share
+ * it; in Redis when there is one, so every gateway shares them.
+ */
 function rateLimit(settings: GatewaySettings, name: string, limit: number): ApiRouteSchema["rateLimit"] {
 	return {
 		window: settings.limits.windowMs,
 		limit,
 		headers: true,
 		key: clientAddressResolver(settings.trustProxy),
-		StoreFactory: settings.redisUrl
-			? (redisRateLimitStore({ url: settings.redisUrl, keyPrefix: settings.keyPrefix, name }) as never)
-			: undefined
+		StoreFactory: rateLimitStore({ url: settings.redisUrl, keyPrefix: settings.keyPrefix, name }) as never
 	};
 }
 
@@ -219,7 +221,7 @@ function onAfterCall(
 
 const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	name: "api",
-	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin],
+	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin, authCacheMixin({ max: 10_000, ttlMs: 10_000 })],
 
 	settings: {
 		...gatewaySettings(getConfig()),
@@ -454,15 +456,18 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	methods: {
 		/**
 		 * Bearer token → `ctx.meta.user`. The token must verify (HS256, expiry) and
-		 * still match the user's token version, read through the cached
-		 * `users.authState`: deleted users and changed passwords end old tokens.
+		 * still match the user's token version, from this gateway's auth-state
+		 * cache, else `users.authState`: deleted users and changed passwords end
+		 * old tokens on every gateway at once (services/api/auth-cache.ts).
 		 */
 		async authenticate(ctx: Context<unknown, GatewayMeta>, _route: unknown, req: IncomingRequest): Promise<Actor> {
 			const token = bearerToken(req);
 			if (token === undefined) throw new UnAuthorizedError(ERR_NO_TOKEN, null);
 			const claims = token ? this.tokens.verify(token) : null;
 			if (!claims) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);
-			const state = await ctx.call<AuthState | null, { id: string }>("users.authState", { id: claims.sub });
+			const state = await this.authCache.get(claims.sub, () =>
+				ctx.call<AuthState | null, { id: string }>("users.authState", { id: claims.sub })
+			);
 			if (!state || state.tokenVersion !== claims.ver) throw new UnAuthorizedError(ERR_INVALID_TOKEN, null);
 			return { id: state.id, role: state.role };
 		},

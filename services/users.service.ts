@@ -20,20 +20,24 @@ export interface UsersMethods {
 	ensureAdmin(admin: { email: string; password: string }): Promise<void>;
 	createUser(ctx: Context, params: UsersCreateParams): Promise<PublicUser>;
 	toPublic(user: UserRecord): PublicUser;
-	clearCache(): Promise<void>;
+	clearCache(id?: string): Promise<void>;
 	cleanLocalCache(): Promise<void>;
 }
 
 /**
  * Broadcast by a users node after every write, so that each users node drops
- * its cached reads (the cacher is an in-memory LRU per node). The name is the
- * one Moleculer's caching guide uses for this pattern.
+ * its cached reads (the cacher is an in-memory LRU per node) and each gateway
+ * the written user's auth state (services/api/auth-cache.ts). A broadcast, not
+ * an `emit`: a balanced event would reach one gateway of several. The name is
+ * the one Moleculer's caching guide uses for this pattern.
  */
 export const CACHE_CLEAN_EVENT = "cache.clean.users";
 
 export interface CacheCleanPayload {
 	/** The node that wrote (it cleaned its own cache before broadcasting). */
 	nodeID: string;
+	/** The user written; absent when any user may have changed. */
+	id?: string;
 }
 
 export interface UsersLocals {
@@ -226,7 +230,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				const changes: UserChanges = { ...fields, updatedAt: new Date().toISOString() };
 				if (newPassword != null) changes.passwordHash = await hashPassword(newPassword);
 				const user = await this.store.update(userId, changes);
-				await this.clearCache();
+				await this.clearCache(userId);
 				const pub = this.toPublic(user);
 				ctx.emit("user.updated", pub);
 				return pub;
@@ -251,7 +255,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				checkRemove(ctx.meta.user, ctx.params.id);
 				const removed = await this.store.remove(ctx.params.id);
 				if (!removed) throw new UserNotFoundError(ctx.params.id);
-				await this.clearCache();
+				await this.clearCache(ctx.params.id);
 				ctx.emit("user.removed", { id: ctx.params.id });
 			}
 		},
@@ -348,7 +352,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				passwordHash: await hashPassword(params.password),
 				createdAt: new Date().toISOString()
 			});
-			await this.clearCache();
+			await this.clearCache(user.id);
 			const pub = this.toPublic(user);
 			ctx.emit("user.created", pub);
 			return pub;
@@ -390,12 +394,13 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		 * node. The broadcast is published before this action's answer, on the
 		 * same transporter connection, so it reaches every other node ahead of
 		 * any request the client sends after that answer: a read through
-		 * another node after a write sees the write (read-your-writes).
+		 * another node after a write sees the write (read-your-writes), and a
+		 * revoked token is refused by every gateway. Without a transporter the
+		 * broadcast reaches the local gateway only.
 		 */
-		async clearCache(): Promise<void> {
+		async clearCache(id?: string): Promise<void> {
 			await this.cleanLocalCache();
-			if (!this.broker.transit) return;
-			const payload: CacheCleanPayload = { nodeID: this.broker.nodeID };
+			const payload: CacheCleanPayload = { nodeID: this.broker.nodeID, id };
 			try {
 				await this.broker.broadcast(CACHE_CLEAN_EVENT, payload);
 			} catch (err) {

@@ -9,6 +9,9 @@ type Level = Loggers.LogLevels;
 const MAX_PENDING = 64 * 1024;
 
 const LEVELS: readonly Level[] = ["fatal", "error", "warn", "info", "debug", "trace"];
+/** Severity rank of each level (fatal 0 … trace 5), looked up once per line. */
+const RANK = new Map<string, number>(LEVELS.map((level, i) => [level, i]));
+const WARN = RANK.get("warn") as number;
 
 /**
  * Lines waiting for the next write to stdout. Writing each line as it comes
@@ -50,14 +53,15 @@ export class BufferedConsoleLogger extends Loggers.Console {
 	override getLogHandler(bindings: Bindings): LogHandler {
 		const level = bindings ? this.getLogLevel(bindings.mod) : null;
 		if (!level) return null;
-		const levelIdx = LEVELS.indexOf(level);
+		const levelIdx = RANK.get(level) as number;
 		const formatter = this.getFormatter(bindings);
 
 		return (type, args) => {
-			const typeIdx = LEVELS.indexOf(type);
+			const typeIdx = RANK.get(type) ?? 0;
 			if (typeIdx > levelIdx) return;
-			const line = `${formatter(type, args).join(" ")}\n`;
-			if (typeIdx <= LEVELS.indexOf("warn")) {
+			const parts = formatter(type, args);
+			const line = `${parts.length === 1 ? parts[0] : parts.join(" ")}\n`;
+			if (typeIdx <= WARN) {
 				flushSync();
 				process.stderr.write(line);
 				return;

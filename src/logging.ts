@@ -4,10 +4,30 @@ import { inspect } from "node:util";
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|api[-_]?key/i;
 const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
+/** Cheap first test: a string without either cannot hold what BEARER or JWT match. */
+const SUSPECT = /eyJ|bearer/i;
 const REDACTED = "[REDACTED]";
 
 function redactString(text: string): string {
+	if (!SUSPECT.test(text)) return text;
 	return text.replace(BEARER, `$1 ${REDACTED}`).replace(JWT, REDACTED);
+}
+
+/**
+ * SECRET_KEY's verdict per key name. Log lines reuse a few dozen keys (the
+ * access log's eight on every request); the bound keeps keys taken from data
+ * (error payloads) from growing it without limit.
+ */
+const secretKeys = new Map<string, boolean>();
+const MAX_KEYS = 1000;
+
+function isSecretKey(key: string): boolean {
+	let secret = secretKeys.get(key);
+	if (secret === undefined) {
+		secret = SECRET_KEY.test(key);
+		if (secretKeys.size < MAX_KEYS) secretKeys.set(key, secret);
+	}
+	return secret;
 }
 
 /**
@@ -32,12 +52,21 @@ export function redact(value: unknown, depth = 0): unknown {
 	}
 	if (Buffer.isBuffer(value)) return `<Buffer ${value.length} bytes>`;
 	if (Array.isArray(value)) return value.map(v => redact(v, depth + 1));
-	const out: Record<string, unknown> = {};
-	const secretField = SECRET_KEY.test(String((value as { field?: unknown }).field ?? ""));
-	for (const [key, v] of Object.entries(value)) {
-		if (SECRET_KEY.test(key)) out[key] = REDACTED;
+	return redactInto({}, value as Record<string, unknown>, depth);
+}
+
+/** Copies the own enumerable fields of `value` into `out`, redacted as `redact` does. */
+function redactInto(
+	out: Record<string, unknown>,
+	value: Record<string, unknown>,
+	depth: number
+): Record<string, unknown> {
+	const field = value.field;
+	const secretField = field != null && SECRET_KEY.test(String(field));
+	for (const key of Object.keys(value)) {
+		if (isSecretKey(key)) out[key] = REDACTED;
 		else if (secretField && (key === "actual" || key === "expected")) out[key] = REDACTED;
-		else out[key] = redact(v, depth + 1);
+		else out[key] = redact(value[key], depth + 1);
 	}
 	return out;
 }
@@ -54,29 +83,38 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function text(arg: unknown): string {
+	if (typeof arg === "string") return redactString(arg);
 	const safe = redact(arg);
 	return typeof safe === "string" ? safe : inspect(safe, { depth: 4, breakLength: Infinity });
+}
+
+/** The arguments from `from` on, redacted, joined by spaces. */
+function message(args: unknown[], from: number): string {
+	if (args.length === from + 1) return text(args[from]);
+	let msg = "";
+	for (let i = from; i < args.length; i++) msg += i > from ? ` ${text(args[i])}` : text(args[i]);
+	return msg;
 }
 
 /**
  * One JSON line per entry: `ts`, `level`, `nodeID`, `ns`, `service`, `msg`,
  * plus the fields of a leading plain-object argument (e.g. `requestID`).
+ * Called for every line (the access log: every request), so it builds the
+ * line's object once, with no intermediate copies.
  */
 export function jsonFormatter(type: string, args: unknown[], bindings: Bindings): string[] {
-	const [first, ...rest] = args;
-	const fields = isPlainObject(first) ? (redact(first) as Record<string, unknown>) : undefined;
-	const message = (fields ? rest : args).map(text).join(" ");
-	return [
-		JSON.stringify({
-			ts: new Date().toISOString(),
-			level: type,
-			nodeID: bindings.nodeID,
-			ns: bindings.ns,
-			service: bindings.svc ?? bindings.mod,
-			msg: message,
-			...fields
-		})
-	];
+	const first = args[0];
+	const withFields = isPlainObject(first);
+	const line: Record<string, unknown> = {
+		ts: new Date().toISOString(),
+		level: type,
+		nodeID: bindings.nodeID,
+		ns: bindings.ns,
+		service: bindings.svc ?? bindings.mod,
+		msg: message(args, withFields ? 1 : 0)
+	};
+	if (withFields) redactInto(line, first, 0);
+	return [JSON.stringify(line)];
 }
 
 /** Human-readable lines for development, redacted the same way. */

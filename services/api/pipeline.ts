@@ -39,7 +39,6 @@ import type { ActionHttp, CallingOptions } from "moleculer";
 import type { IncomingRequest } from "moleculer-web";
 import { gatewayError, toErrorBody, type ErrorBody } from "./errors";
 import { accessLog, isJsonType, rejectUnsafeKeys, requireJsonBody, type ConnectMiddleware } from "./http";
-import { retryOnlyIdempotent } from "./retry";
 
 export { rejectUnsafeKeys, requireJsonBody };
 
@@ -55,7 +54,6 @@ export function requestIdOptions(options: CallingOptions, req: IncomingMessage):
 	const header = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
 	const candidate = Array.isArray(header) ? header[0] : header;
 	options.requestID = candidate && REQUEST_ID.test(candidate) ? candidate : undefined;
-	retryOnlyIdempotent(options, req);
 }
 
 /** Methods whose effect is unknown after a timeout, and which take no query. */
