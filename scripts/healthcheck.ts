@@ -1,4 +1,5 @@
 import { loadConfig } from "../src/config";
+import { HEALTH_PATHS } from "../src/health";
 
 /**
  * The container healthcheck of every node (Dockerfile HEALTHCHECK and
@@ -16,9 +17,14 @@ const TIMEOUT_MS = 4000;
 async function check(): Promise<void> {
 	const { healthPort } = loadConfig();
 	if (healthPort === undefined) throw new Error("HEALTH_PORT is not set: this node has no health port");
-	const res = await fetch(`http://127.0.0.1:${healthPort}/ready`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+	const res = await fetch(`http://127.0.0.1:${healthPort}${HEALTH_PATHS.ready}`, {
+		signal: AbortSignal.timeout(TIMEOUT_MS)
+	});
 	const body = (await res.json().catch(() => ({}))) as { failed?: string[] };
-	if (!res.ok) throw new Error(`/ready answered ${res.status}; failed: ${body.failed?.join(", ") || "unknown"}`);
+	if (!res.ok)
+		throw new Error(
+			`${HEALTH_PATHS.ready} answered ${res.status}; failed: ${body.failed?.join(", ") || "unknown"}`
+		);
 }
 
 check()

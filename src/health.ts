@@ -24,7 +24,10 @@ import type { UsersHealth } from "../services/users/types";
  */
 
 /** A probe's whole budget is a few seconds; a call that takes longer is a failed check. */
-const CHECK_TIMEOUT_MS = 2000;
+export const CHECK_TIMEOUT_MS = 2000;
+
+/** The paths of the health port (probes and the Dockerfile healthcheck name them). */
+export const HEALTH_PATHS = { live: "/live", ready: "/ready", usersHealth: "/users/health" } as const;
 
 export type CheckStatus = "ok" | "down";
 
@@ -130,8 +133,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 async function route(broker: ServiceBroker, state: HealthState, req: IncomingMessage, res: ServerResponse) {
 	const path = (req.url ?? "/").split("?")[0];
-	const known = path === "/live" || path === "/ready" || path === "/users/health";
-	if (!known || (path === "/users/health" && !broker.getLocalService("users"))) {
+	const known = (Object.values(HEALTH_PATHS) as string[]).includes(path);
+	if (!known || (path === HEALTH_PATHS.usersHealth && !broker.getLocalService("users"))) {
 		return send(res, 404, { status: "down", error: "NOT_FOUND", path });
 	}
 	if (req.method !== "GET" && req.method !== "HEAD") {
@@ -142,11 +145,11 @@ async function route(broker: ServiceBroker, state: HealthState, req: IncomingMes
 			{ Allow: "GET, HEAD" }
 		);
 	}
-	if (path === "/live") {
+	if (path === HEALTH_PATHS.live) {
 		const body: LiveBody = { status: "ok", nodeID: broker.nodeID, uptimeSeconds: Math.round(process.uptime()) };
 		return send(res, 200, body);
 	}
-	if (path === "/ready") {
+	if (path === HEALTH_PATHS.ready) {
 		const body = await readiness(broker, state);
 		return send(res, body.status === "ok" ? 200 : 503, body);
 	}
