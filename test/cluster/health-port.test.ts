@@ -142,8 +142,16 @@ describe("the health port", () => {
 
 	it("answers /ready 503 naming the store while Redis is away, keeps /live 200, and recovers by itself", async () => {
 		await redis.stop();
-		const users = await waitForReady(usersHealth, 503, "users /ready 503 without Redis");
-		expect(users.body.failed).toContain("users");
+		// Both checks see it: the transporter's connection closed, the store does not answer.
+		const users = await waitFor(
+			async () => {
+				const r = await ready(usersHealth);
+				return r.status === 503 && r.body.failed.length === 2 ? r : false;
+			},
+			{ what: "users /ready 503 naming the transporter and the store" }
+		);
+		expect(users.body.failed).toEqual(["transporter", "users"]);
+		expect(users.body.checks.transporter).toEqual({ status: "down", kind: "Redis", connected: false });
 		expect(users.body.checks.users).toMatchObject({ status: "down" });
 		const gateway = await waitForReady(gatewayHealth, 503, "gateway /ready 503 without Redis");
 		expect(gateway.body.failed).toContain("gateway");
