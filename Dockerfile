@@ -28,8 +28,9 @@ COPY --from=build /app/dist ./dist
 # The code stays root-owned and read-only for the process.
 USER node
 EXPOSE 3000 3001
-# The node's own health: GET /health on a gateway, /config.json on the PWA, its
-# cluster heartbeat on a users node (scripts/healthcheck.ts).
+# The node's own health: GET /ready on its health port (src/health.ts), the
+# same on every kind of node and with any transporter (scripts/healthcheck.ts).
+ENV HEALTH_PORT=3002
 HEALTHCHECK --interval=10s --timeout=8s --start-period=20s --retries=3 \
 	CMD ["node", "dist/scripts/healthcheck.js"]
 # Exec form: node is PID 1 and gets SIGTERM itself; the broker then stops

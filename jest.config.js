@@ -27,6 +27,13 @@ module.exports = {
 		},
 		{
 			...base,
+			// Each node on its own host (network namespaces): root only; skipped with the reason elsewhere.
+			displayName: "hosts",
+			testMatch: ["<rootDir>/test/hosts/**/*.test.ts"],
+			setupFilesAfterEnv: ["<rootDir>/test/support/timeout-120s.ts"]
+		},
+		{
+			...base,
 			displayName: "browser",
 			testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
 			// Builds the PWA (vite) when this project runs; the root setup builds the server.

@@ -28,6 +28,8 @@ export interface AppConfig {
 	port: number;
 	wwwPort: number;
 	metricsPort?: number;
+	/** The node's health port (`/live`, `/ready`, `/users/health`); undefined = none. */
+	healthPort?: number;
 	/** Whether gateway responses from `users` carry `X-Served-By`. */
 	servedByHeader: boolean;
 	requestTimeoutMs: number;
@@ -164,6 +166,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 		throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redisUrl}"`);
 	}
 	const metricsPort = text(env, "METRICS_PORT");
+	const healthPort = text(env, "HEALTH_PORT");
 	const nodeServices = services(env);
 	const adminEmail = text(env, "ADMIN_EMAIL");
 	const adminPassword = env.ADMIN_PASSWORD;
@@ -185,6 +188,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 		port: integer(env, "PORT", 3001, 0, 65535),
 		wwwPort: integer(env, "WWW_PORT", 3000, 0, 65535),
 		metricsPort: metricsPort ? integer(env, "METRICS_PORT", 0, 0, 65535) : undefined,
+		healthPort: healthPort ? integer(env, "HEALTH_PORT", 0, 0, 65535) : undefined,
 		servedByHeader: flag(env, "SERVED_BY_HEADER", true),
 		requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 5000, 100, 600_000),
 		corsOrigins: list(env, "CORS_ORIGINS") ?? ["http://localhost:3000"],

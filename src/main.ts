@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { ServiceBroker } from "moleculer";
 import { ConfigError, getConfig } from "./config";
+import { startHealthServer } from "./health";
 
 /**
  * Starts one node: a broker with the services named by `SERVICES` (default:
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<void> {
 	}
 
 	try {
+		// The health port belongs to nodes that run services; a bare (REPL) node opens none.
+		if (!bare && config.healthPort !== undefined) await startHealthServer(broker, config.healthPort);
 		await broker.start();
 	} catch (err) {
 		broker.logger.fatal(`Node failed to start: ${(err as Error).message}`);

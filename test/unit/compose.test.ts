@@ -158,6 +158,14 @@ describe("docker-compose.yml", () => {
 		}
 	});
 
+	it.each(NODES)("gives %s a health port, unpublished, that its healthcheck reads", name => {
+		const svc = services[name];
+		expect(svc.environment?.HEALTH_PORT).toBe("3002");
+		expect(svc.healthcheck?.test).toEqual(["CMD", "node", "dist/scripts/healthcheck.js"]);
+		expect((svc.ports ?? []).map(p => String(p).split(":").pop())).not.toContain("3002");
+		expect(svc.expose ?? []).not.toContain("3002");
+	});
+
 	it.each(NODES)("gives %s a stop grace period longer than the node's drain", name => {
 		const config = read("moleculer.config.ts");
 		const shutdown = Number(/shutdownTimeout:\s*([\d_]+)/.exec(config)?.[1].replace(/_/g, "")) / 1000;

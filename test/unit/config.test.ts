@@ -55,6 +55,12 @@ describe("loadConfig", () => {
 		rmSync(dir, { recursive: true, force: true });
 	});
 
+	it("opens the health port only when HEALTH_PORT is set", () => {
+		expect(loadConfig({}).healthPort).toBeUndefined();
+		expect(loadConfig({ HEALTH_PORT: "3002" }).healthPort).toBe(3002);
+		expect(() => loadConfig({ HEALTH_PORT: "http" })).toThrow(/HEALTH_PORT must be an integer/);
+	});
+
 	it("parses token lifetimes and rate limits", () => {
 		const config = loadConfig({
 			JWT_EXPIRES_IN: "15m",
