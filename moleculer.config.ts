@@ -3,6 +3,7 @@ import { getConfig } from "./src/config";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
 import { ServedByMiddleware } from "./src/served-by";
+import { tracingOptions } from "./src/tracing";
 import { transporterFromUrl } from "./src/transporter";
 
 /**
@@ -94,6 +95,10 @@ const brokerConfig: BrokerOptions = {
 				reporter: { type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }
 			}
 		: false,
+
+	// One trace per HTTP request, a span per action on every node, sent to a
+	// Zipkin-compatible store at TRACING_URL (src/tracing.ts); unset = off.
+	tracing: tracingOptions(config.tracingUrl),
 
 	middlewares: [ServedByMiddleware]
 };
