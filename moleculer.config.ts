@@ -5,6 +5,7 @@ import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
 import { GatewayRetryMiddleware } from "./services/api/retry";
 import { ServedByMiddleware } from "./src/served-by";
+import { tracingOptions } from "./src/tracing";
 import { transporterFromUrl } from "./src/transporter";
 
 /**
@@ -118,6 +119,10 @@ const brokerConfig: BrokerOptions = {
 				reporter: { type: "Prometheus", options: { port: config.metricsPort, path: "/metrics" } }
 			}
 		: false,
+
+	// One trace per HTTP request, a span per action on every node, sent to a
+	// Zipkin-compatible store at TRACING_URL (src/tracing.ts); unset = off.
+	tracing: tracingOptions(config.tracingUrl),
 
 	// Moleculer's own middlewares, listed in its order (service-broker.js, first = innermost)
 	// except that the Validator wraps the Cacher: params are validated before the

@@ -16,6 +16,7 @@ import { median, runInterleaved, type LoadOptions, type Target, type TargetResul
 import { BARE, resetLogs, RESULTS_DIR, spawnProc, startNode, stopAll, type Proc } from "./nodes";
 import { startFastifyPeer, startNestPeer, type Peer } from "./peers";
 import { rssBytes } from "./proc";
+import { startTracingVariant } from "./tracing";
 import {
 	fetchBody,
 	productEnv,
@@ -29,7 +30,7 @@ import {
 } from "./setup";
 
 /*
- * `npm run bench [-- --quick] [-- --only cluster,list] [-- --variant NAME:KEY=VAL,KEY=VAL]`
+ * `npm run bench [-- --quick] [-- --only cluster,list] [-- --variant NAME:KEY=VAL,KEY=VAL] [-- --tracing]`
  *
  * Starts a private Redis, the product's nodes and a bare node:http server, and
  * loads them in interleaved rounds (see load.ts). Every load is bounded in
@@ -440,6 +441,8 @@ async function readyScenario(redis: RedisServer, settings: Settings): Promise<Re
 
 async function main(): Promise<void> {
 	const settings = parseArgs(process.argv.slice(2));
+	const tracing = await startTracingVariant(process.argv.slice(2));
+	if (tracing) settings.variants.push(tracing.variant);
 	const started = Date.now();
 	const budgetMs = settings.quick ? 5 * 60_000 : 30 * 60_000;
 	const watchdog = setTimeout(() => {
@@ -512,6 +515,8 @@ async function main(): Promise<void> {
 	} finally {
 		await stopAll();
 		await redis.destroy();
+		if (tracing) log(`tracing sink got ${JSON.stringify(tracing.received())}`);
+		await tracing?.close();
 		clearTimeout(watchdog);
 	}
 

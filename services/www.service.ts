@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import type { ServerResponse } from "node:http";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import type { ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiSettingsSchema } from "moleculer-web";
 import { getConfig } from "../src/config";
 import { WEB_DIR } from "../src/paths";
+import { StaticFiles } from "./www/static-files";
 
 /** What the PWA learns at run time, so one build serves every environment. */
 export interface WebConfig {
@@ -13,21 +14,27 @@ export interface WebConfig {
 
 const config = getConfig();
 
-/** The gateway's origin: the only place besides itself the page may connect to. */
-function apiOrigin(apiUrl: string): string {
+/** The origin of a URL, or "" when it is not one. */
+function originOf(url: string | undefined): string {
+	if (!url) return "";
 	try {
-		return new URL(apiUrl).origin;
+		return new URL(url).origin;
 	} catch {
 		return "";
 	}
 }
 
-const CSP = [
+/** Where the page may load its scripts and styles from besides itself: the CDN origin, if any. */
+const assetOrigin = originOf(config.assetBaseUrl);
+const selfAnd = (extra = "") => `'self' ${extra}`.trim();
+
+/** The page's policy: the gateway is the only other place it connects to. */
+export const CSP = [
 	"default-src 'self'",
-	`connect-src 'self' ${apiOrigin(config.apiUrl)}`.trim(),
-	"img-src 'self' data:",
-	"style-src 'self'",
-	"script-src 'self'",
+	`connect-src ${selfAnd(originOf(config.apiUrl))}`,
+	`img-src ${selfAnd(assetOrigin)} data:`,
+	`style-src ${selfAnd(assetOrigin)}`,
+	`script-src ${selfAnd(assetOrigin)}`,
 	"worker-src 'self'",
 	"manifest-src 'self'",
 	"object-src 'none'",
@@ -36,31 +43,24 @@ const CSP = [
 	"frame-ancestors 'none'"
 ].join("; ");
 
-/**
- * Caching of the static files: Vite's hashed assets never change, so they are
- * kept a year; the page, the service worker and the manifest are revalidated
- * on every load so a new build is picked up at once.
- */
-function setStaticHeaders(res: ServerResponse, file: string): void {
-	const rel = path.relative(WEB_DIR, file).split(path.sep).join("/");
-	res.setHeader("X-Content-Type-Options", "nosniff");
-	res.setHeader("Referrer-Policy", "no-referrer");
-	if (rel.startsWith("assets/")) {
-		res.setHeader("Cache-Control", "public, max-age=31536000, immutable");
-	} else if (rel.endsWith(".png") || rel.endsWith(".svg")) {
-		res.setHeader("Cache-Control", "public, max-age=86400");
-	} else {
-		res.setHeader("Cache-Control", "no-cache");
-	}
-	if (rel.endsWith(".html")) {
-		res.setHeader("Content-Security-Policy", CSP);
-		res.setHeader("X-Frame-Options", "DENY");
-	}
-	if (rel.endsWith(".webmanifest")) res.setHeader("Content-Type", "application/manifest+json");
+export interface WwwMethods {
+	/** moleculer-web's own. */
+	httpHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
+	createServer(): void;
 }
 
-/** Serves the built PWA (`dist/web`) on `WWW_PORT`, and `/config.json` with the gateway's URL. */
-const WwwService: ServiceSchema<ApiSettingsSchema> = {
+export interface WwwLocals {
+	files: StaticFiles;
+	server: http.Server;
+}
+
+/**
+ * Serves the built PWA (`dist/web`) on `WWW_PORT`, precompressed and with
+ * strong validators (services/www/static-files.ts), and `/config.json` with
+ * the gateway's URL. With `ASSET_BASE_URL` the page references its hashed
+ * assets on that origin (a CDN pulling them from here).
+ */
+const WwwService: ServiceSchema<ApiSettingsSchema, WwwMethods, WwwLocals> = {
 	name: "www",
 	mixins: [ApiGateway],
 
@@ -70,10 +70,6 @@ const WwwService: ServiceSchema<ApiSettingsSchema> = {
 		logRequest: "debug",
 		logResponse: "debug",
 		logRouteRegistration: "debug",
-		assets: {
-			folder: WEB_DIR,
-			options: { index: "index.html", setHeaders: setStaticHeaders }
-		},
 		routes: [
 			{
 				name: "config",
@@ -95,6 +91,19 @@ const WwwService: ServiceSchema<ApiSettingsSchema> = {
 				return { apiUrl: config.apiUrl };
 			}
 		}
+	},
+
+	methods: {
+		/** The static files answer first; moleculer-web gets the rest (`/config.json`, 404s). */
+		createServer() {
+			this.server = http.createServer((req, res) => {
+				if (!this.files?.serve(req, res)) void this.httpHandler(req, res);
+			});
+		}
+	},
+
+	created() {
+		this.files = new StaticFiles(WEB_DIR, { assetBaseUrl: config.assetBaseUrl, csp: CSP });
 	},
 
 	started() {

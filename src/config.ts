@@ -51,6 +51,10 @@ export interface AppConfig {
 	};
 	/** `proxy-addr` trust list (`loopback`, `uniquelocal`, CIDRs…); empty = trust no proxy. */
 	trustProxy: string[];
+	/** Zipkin-compatible collector base URL (`TRACING_URL`); undefined = tracing off. */
+	tracingUrl?: string;
+	/** Origin the PWA's hashed assets are referenced from (`ASSET_BASE_URL`); undefined = www itself. */
+	assetBaseUrl?: string;
 }
 
 /**
@@ -146,6 +150,22 @@ function jwtSecret(env: Env, production: boolean, signs: boolean): string {
 	return secret ?? DEV_JWT_SECRET;
 }
 
+/** An absolute http(s) URL without a trailing slash, or undefined when unset. */
+function httpUrl(env: Env, name: string): string | undefined {
+	const raw = text(env, name);
+	if (raw == null) return undefined;
+	let url: URL | undefined;
+	try {
+		url = new URL(raw);
+	} catch {
+		url = undefined;
+	}
+	if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+		throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+	}
+	return raw.replace(/\/+$/, "");
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -203,7 +223,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
 			max: integer(env, "RATE_LIMIT_MAX", 300, 1),
 			loginMax: integer(env, "LOGIN_RATE_LIMIT_MAX", 10, 1)
 		},
-		trustProxy: list(env, "TRUST_PROXY") ?? []
+		trustProxy: list(env, "TRUST_PROXY") ?? [],
+		tracingUrl: httpUrl(env, "TRACING_URL"),
+		assetBaseUrl: httpUrl(env, "ASSET_BASE_URL")
 	};
 }
 
