@@ -8,11 +8,10 @@ import { ConfigError, getConfig } from "./config";
  * Starts one node: a broker with the services named by `SERVICES` (default:
  * all of them, the embedded mode). `--repl` opens the Moleculer REPL on it;
  * `--no-services` makes it a bare member of the cluster (what `npm run repl`
- * starts). The broker itself handles SIGTERM/SIGINT with a graceful stop.
+ * starts): no service, no server port (`AppConfig.bare`). The broker itself handles SIGTERM/SIGINT with a graceful stop.
  */
 async function main(argv: string[]): Promise<void> {
 	const repl = argv.includes("--repl");
-	const bare = argv.includes("--no-services");
 
 	let config;
 	try {
@@ -29,11 +28,10 @@ async function main(argv: string[]): Promise<void> {
 	const broker = new ServiceBroker({
 		...brokerConfig,
 		// A REPL node must not take the nodeID of the node it runs beside.
-		nodeID: bare ? `repl-${hostname()}-${process.pid}` : brokerConfig.nodeID
+		nodeID: config.bare ? `repl-${hostname()}-${process.pid}` : brokerConfig.nodeID
 	});
 
-	const services = bare ? [] : config.services;
-	for (const name of services) {
+	for (const name of config.services) {
 		broker.loadService(require.resolve(path.join(__dirname, "..", "services", `${name}.service`)));
 	}
 
