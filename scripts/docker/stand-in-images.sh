@@ -93,6 +93,8 @@ rootfs_with() {
 	local root="$1"
 	shift
 	tar -C "$root" -xf "$base"
+	# The image's / (mktemp made it 0700): every user must be able to traverse it.
+	chmod 755 "$root"
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
 	# Nothing may start a daemon inside the chroot.
 	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
@@ -121,7 +123,6 @@ build() {
 	fi
 	local started=$SECONDS root
 	root=$(mktemp -d "$cache/image.XXXXXX")
-	chmod 755 "$root"
 	trap 'rm -rf "$root"' EXIT
 	"$prepare" "$root"
 	local changes=() c

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import proxyAddr from "proxy-addr";
+
+export { clientAddressResolver } from "./trusted-proxies";
 
 export type Next = (err?: unknown) => void;
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -21,16 +22,6 @@ export function runMiddlewares(
 		}
 	};
 	step(0);
-}
-
-/**
- * The client's address: the socket peer, or — only when that peer is a
- * trusted proxy (`TRUST_PROXY`) — the nearest untrusted `X-Forwarded-For` hop.
- * A forged header from an untrusted client changes nothing.
- */
-export function clientAddressResolver(trust: string[]): (req: IncomingMessage) => string {
-	const trusted = proxyAddr.compile(trust);
-	return req => proxyAddr(req, trusted);
 }
 
 /** 415 for a request body that is not JSON (body-parser silently skips other types). */
