@@ -13,7 +13,14 @@ export type ServiceName = (typeof ALL_SERVICES)[number];
 export interface AppConfig {
 	nodeEnv: string;
 	production: boolean;
-	/** Services this node runs (`SERVICES`). */
+	/**
+	 * A bare node (`--no-services`: the REPL, `npm run repl`): it joins the
+	 * cluster but runs no service and opens no server port (HTTP, metrics,
+	 * health), whatever the environment says. It may run beside a node that
+	 * has those ports, in the same container.
+	 */
+	bare: boolean;
+	/** Services this node runs (`SERVICES`; none on a bare node). */
 	services: ServiceName[];
 	namespace: string;
 	nodeID?: string;
@@ -168,7 +175,11 @@ function httpUrl(env: Env, name: string): string | undefined {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
-export function loadConfig(env: Env = process.env): AppConfig {
+/** The process arguments that make a bare node (see `AppConfig.bare`). */
+export const BARE_NODE_FLAG = "--no-services";
+
+export function loadConfig(env: Env = process.env, argv: readonly string[] = process.argv.slice(2)): AppConfig {
+	const bare = argv.includes(BARE_NODE_FLAG);
 	const nodeEnv = text(env, "NODE_ENV") ?? "development";
 	const production = nodeEnv === "production";
 	const redisUrl = text(env, "REDIS_URL");
@@ -187,7 +198,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 	}
 	const metricsPort = text(env, "METRICS_PORT");
 	const healthPort = text(env, "HEALTH_PORT");
-	const nodeServices = services(env);
+	const nodeServices = bare ? [] : services(env);
 	const adminEmail = text(env, "ADMIN_EMAIL");
 	const adminPassword = env.ADMIN_PASSWORD;
 	if ((adminEmail == null) !== (adminPassword == null || adminPassword === "")) {
@@ -197,6 +208,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 	return {
 		nodeEnv,
 		production,
+		bare,
 		services: nodeServices,
 		namespace,
 		nodeID: text(env, "NODEID"),
@@ -207,8 +219,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
 		redisKeyPrefix: `${namespace}:`,
 		port: integer(env, "PORT", 3001, 0, 65535),
 		wwwPort: integer(env, "WWW_PORT", 3000, 0, 65535),
-		metricsPort: metricsPort ? integer(env, "METRICS_PORT", 0, 0, 65535) : undefined,
-		healthPort: healthPort ? integer(env, "HEALTH_PORT", 0, 0, 65535) : undefined,
+		metricsPort: metricsPort && !bare ? integer(env, "METRICS_PORT", 0, 0, 65535) : undefined,
+		healthPort: healthPort && !bare ? integer(env, "HEALTH_PORT", 0, 0, 65535) : undefined,
 		servedByHeader: flag(env, "SERVED_BY_HEADER", true),
 		requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 5000, 100, 600_000),
 		corsOrigins: list(env, "CORS_ORIGINS") ?? ["http://localhost:3000"],

@@ -9,11 +9,11 @@ import { startHealthServer } from "./health";
  * Starts one node: a broker with the services named by `SERVICES` (default:
  * all of them, the embedded mode). `--repl` opens the Moleculer REPL on it;
  * `--no-services` makes it a bare member of the cluster (what `npm run repl`
- * starts). The broker itself handles SIGTERM/SIGINT with a graceful stop.
+ * starts): no service, no server port (`AppConfig.bare`). The broker itself
+ * handles SIGTERM/SIGINT with a graceful stop.
  */
 async function main(argv: string[]): Promise<void> {
 	const repl = argv.includes("--repl");
-	const bare = argv.includes("--no-services");
 
 	let config;
 	try {
@@ -30,17 +30,16 @@ async function main(argv: string[]): Promise<void> {
 	const broker = new ServiceBroker({
 		...brokerConfig,
 		// A REPL node must not take the nodeID of the node it runs beside.
-		nodeID: bare ? `repl-${hostname()}-${process.pid}` : brokerConfig.nodeID
+		nodeID: config.bare ? `repl-${hostname()}-${process.pid}` : brokerConfig.nodeID
 	});
 
-	const services = bare ? [] : config.services;
-	for (const name of services) {
+	for (const name of config.services) {
 		broker.loadService(require.resolve(path.join(__dirname, "..", "services", `${name}.service`)));
 	}
 
 	try {
-		// The health port belongs to nodes that run services; a bare (REPL) node opens none.
-		if (!bare && config.healthPort !== undefined) await startHealthServer(broker, config.healthPort);
+		// Undefined on a bare (REPL) node, whatever HEALTH_PORT says (src/config.ts).
+		if (config.healthPort !== undefined) await startHealthServer(broker, config.healthPort);
 		await broker.start();
 	} catch (err) {
 		broker.logger.fatal(`Node failed to start: ${(err as Error).message}`);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import proxyAddr from "proxy-addr";
 import { gatewayError } from "./errors";
+
+export { clientAddressResolver } from "./trusted-proxies";
 
 export type Next = (err?: unknown) => void;
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -22,16 +23,6 @@ export function runMiddlewares(
 		}
 	};
 	step(0);
-}
-
-/**
- * The client's address: the socket peer, or — only when that peer is a
- * trusted proxy (`TRUST_PROXY`) — the nearest untrusted `X-Forwarded-For` hop.
- * A forged header from an untrusted client changes nothing.
- */
-export function clientAddressResolver(trust: string[]): (req: IncomingMessage) => string {
-	const trusted = proxyAddr.compile(trust);
-	return req => proxyAddr(req, trusted);
 }
 
 /** `application/json` and `application/<anything>+json`: the only bodies the gateway reads. */

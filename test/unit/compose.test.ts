@@ -49,9 +49,11 @@ function seconds(duration: string | undefined): number {
 	return total;
 }
 
-/** Host port of a `ports` entry (`"3001:3001"`, `"127.0.0.1:3000:3000"`), if it has one. */
+/** Host port of a `ports` entry (`"3001:3001"`, `"127.0.0.1:3000:3000"`, `"${X:-3001}:3001"`), if it has one. */
 function hostPort(entry: string): string | undefined {
-	const parts = String(entry).split(":");
+	const parts = String(entry)
+		.replace(/\$\{\w+:-([^}]*)\}/g, "$1")
+		.split(":");
 	return parts.length >= 2 ? parts[parts.length - 2] : undefined;
 }
 
@@ -110,8 +112,8 @@ describe("docker-compose.yml", () => {
 		expect(lb.depends_on).toEqual({ "rncp-api-gateway": { condition: "service_healthy" } });
 		expect(lb.volumes).toContain("./deploy/nginx/default.conf:/etc/nginx/conf.d/default.conf:ro");
 		expect(services["rncp-api-gateway"].environment?.PORT).toBe("3001");
-		// The gateways believe the balancer's X-Forwarded-For (rate limits per client).
-		expect(services["rncp-api-gateway"].environment?.TRUST_PROXY).toBeDefined();
+		// The gateways believe the X-Forwarded-For of exactly the balancer (rate limits per client).
+		expect(services["rncp-api-gateway"].environment?.TRUST_PROXY).toBe(LB);
 	});
 
 	it("lets nginx resolve every gateway replica at request time through Docker's DNS", () => {
@@ -122,6 +124,20 @@ describe("docker-compose.yml", () => {
 		expect(target).not.toBeNull();
 		expect(conf).toContain(`proxy_pass $${target![1]};`);
 		expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;/m);
+	});
+
+	it("sets the client address from the peer nginx sees, never from the client's header", () => {
+		const conf = read("deploy/nginx/default.conf");
+		expect(conf).toMatch(/^\s*proxy_set_header X-Forwarded-For \$remote_addr;/m);
+		expect(conf).toMatch(/^\s*proxy_set_header X-Real-IP \$remote_addr;/m);
+		expect(conf).not.toContain("$proxy_add_x_forwarded_for");
+	});
+
+	it("names no volume that only the monitoring profile uses (compose 1.x would create it on every up)", () => {
+		const used = Object.values(services)
+			.filter(svc => !svc.profiles)
+			.flatMap(svc => (svc.volumes ?? []).map(v => String(v).split(":")[0]));
+		expect(Object.keys(compose.volumes ?? {}).filter(v => !used.includes(v))).toEqual([]);
 	});
 
 	it("publishes the PWA on 3000 with the gateway's public URL", () => {

@@ -73,6 +73,17 @@ describe("loadConfig", () => {
 		expect(config.trustProxy).toEqual(["loopback", "10.0.0.0/8"]);
 	});
 
+	it("makes a --no-services node bare: no service, no metrics port, no signing secret needed", () => {
+		const env = { NODE_ENV: "production", SERVICES: "api,users", METRICS_PORT: "3030", PORT: "3001" };
+		const config = loadConfig(env, ["--repl", "--no-services"]);
+		expect(config).toMatchObject({ bare: true, services: [], metricsPort: undefined });
+		expect(loadConfig({ ...env, JWT_SECRET: "s".repeat(40) }, [])).toMatchObject({
+			bare: false,
+			services: ["api", "users"],
+			metricsPort: 3030
+		});
+	});
+
 	it.each([
 		[{ SERVICES: "api,billing" }, /unknown service/],
 		[{ PORT: "http" }, /PORT must be an integer/],
