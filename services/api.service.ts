@@ -434,6 +434,8 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 			http: { route: "open", summary: "This document", tag: "service", schema: "OpenApiDocument" },
 			params: { $$strict: true },
 			handler(): object {
+				// Describe the registry as it is now, not as of the last (debounced) regeneration.
+				this.regenerateAllAutoAliases.flush();
 				const actions = new Map(
 					this.broker.registry.getActionList({ skipInternal: true }).map(a => [a.name, a.action])
 				);

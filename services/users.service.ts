@@ -211,7 +211,11 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 				currentPassword: { ...givenPassword, optional: true }
 			},
 			async handler(ctx: Context<UsersUpdateParams, UsersMeta>): Promise<PublicUser> {
-				const { id: userId, password: newPassword, currentPassword, ...fields } = ctx.params;
+				const { id: userId, password: newPassword, currentPassword, ...given } = ctx.params;
+				// Optional rules may leave a key holding undefined: only values count.
+				const fields = Object.fromEntries(
+					Object.entries(given).filter(([, value]) => value !== undefined)
+				) as typeof given;
 				if (Object.keys(fields).length === 0 && newPassword == null) {
 					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
 						{

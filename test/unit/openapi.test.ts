@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { operationKey, paramsToSchema, ruleToSchema } from "../../services/api/openapi";
 import UsersService from "../../services/users.service";
+import { email as emailRule, name as nameRule } from "../../services/users/rules";
 import { http } from "../support/node-process";
 
 interface OpenApiDoc {
@@ -97,13 +98,13 @@ describe("GET /openapi.json", () => {
 				email: {
 					type: "string",
 					maxLength: 254,
-					description: expect.stringMatching(/^Normalised \(trim, lowercase\), then must match \/\^\[a-z0-9/)
+					pattern: emailRule.pattern.source
 				},
 				name: {
 					type: "string",
 					minLength: 1,
 					maxLength: 100,
-					description: expect.stringContaining("Normalised (trim)")
+					pattern: nameRule.pattern.source
 				},
 				password: { type: "string", minLength: 8, maxLength: 128 }
 			},
