@@ -1,5 +1,6 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
+import { FailedCallReleaser, RemoteCallSettler } from "./src/abandoned-calls";
 import { cacheKey } from "./src/cache-key";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
@@ -21,10 +22,17 @@ function isRetryable(err: Error): boolean {
 }
 
 /**
- * Moleculer 0.15's internal middlewares (service-broker.js INTERNAL_MIDDLEWARES),
- * with the Validator moved outside the Bulkhead and the Cacher.
+ * Every middleware of a node, first = innermost (next to the handler or the
+ * transit). Moleculer's own are listed in its order (service-broker.js
+ * INTERNAL_MIDDLEWARES), with two changes:
+ * - the Validator wraps the Bulkhead and the Cacher: params are validated
+ *   before the cache is read, so an invalid request is never answered from it;
+ * - the two halves of src/abandoned-calls.ts around the ContextTracker and the
+ *   Timeout: a timed-out remote call no longer holds up a graceful stop.
  */
-export const INTERNAL_MIDDLEWARES = [
+export const MIDDLEWARES: NonNullable<BrokerOptions["middlewares"]> = [
+	RemoteCallSettler,
+	ServedByMiddleware,
 	"ActionHook",
 	"Bulkhead",
 	"Cacher",
@@ -32,6 +40,7 @@ export const INTERNAL_MIDDLEWARES = [
 	"ContextTracker",
 	"CircuitBreaker",
 	"Timeout",
+	FailedCallReleaser,
 	"Retry",
 	"Fallback",
 	"ErrorHandler",
@@ -118,11 +127,9 @@ const brokerConfig: BrokerOptions = {
 			}
 		: false,
 
-	// Moleculer's own middlewares, listed in its order (service-broker.js, first = innermost)
-	// except that the Validator wraps the Cacher: params are validated before the
-	// cache is read, so an invalid request is never answered from the cache.
+	// Moleculer's own middlewares are in MIDDLEWARES, in an order of ours.
 	internalMiddlewares: false,
-	middlewares: [ServedByMiddleware, ...INTERNAL_MIDDLEWARES]
+	middlewares: MIDDLEWARES
 };
 
 export default brokerConfig;
