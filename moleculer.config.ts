@@ -28,7 +28,7 @@ function isRetryable(err: Error): boolean {
  * - the Validator wraps the Bulkhead and the Cacher: params are validated
  *   before the cache is read, so an invalid request is never answered from it;
  * - the two halves of src/abandoned-calls.ts around the ContextTracker and the
- *   Timeout: a timed-out remote call no longer holds up a graceful stop.
+ *   Timeout: a timed-out remote call does not hold up a graceful stop.
  */
 export const MIDDLEWARES: NonNullable<BrokerOptions["middlewares"]> = [
 	RemoteCallSettler,
@@ -104,7 +104,7 @@ const brokerConfig: BrokerOptions = {
 	registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: 500 },
 	// Moleculer announces a node's services 1 s after the last one started (a
 	// debounce for nodes that register many); ours run one to three, and that
-	// second was half of a users node's start-to-ready time (docs/performance.md).
+	// second is half of a users node's start-to-ready time (docs/performance.md).
 	// (An option of Moleculer 0.15 that its TransitOptions typing lacks.)
 	transit: { serviceChangedDebounceTime: 50 } as BrokerOptions["transit"],
 	// A node killed without a goodbye (SIGKILL, crash, lost host) is dropped once
