@@ -1,5 +1,6 @@
 import { Errors, type BrokerOptions } from "moleculer";
 import { getConfig } from "./src/config";
+import { FailedCallReleaser, RemoteCallSettler } from "./src/abandoned-calls";
 import { cacheKey } from "./src/cache-key";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
@@ -23,10 +24,20 @@ function isRetryable(err: Error): boolean {
 }
 
 /**
- * Moleculer 0.15's internal middlewares (service-broker.js INTERNAL_MIDDLEWARES),
- * with the Validator moved outside the Bulkhead and the Cacher.
+ * Every middleware of a node, first = innermost (next to the handler or the
+ * transit). Moleculer's own are listed in its order (service-broker.js
+ * INTERNAL_MIDDLEWARES), with two changes:
+ * - the Validator wraps the Bulkhead and the Cacher: params are validated
+ *   before the cache is read, so an invalid request is never answered from it;
+ * - the two halves of src/abandoned-calls.ts around the ContextTracker and the
+ *   Timeout: a timed-out remote call does not hold up a graceful stop.
  */
-export const INTERNAL_MIDDLEWARES = [
+export const MIDDLEWARES: NonNullable<BrokerOptions["middlewares"]> = [
+	RemoteCallSettler,
+	ServedByMiddleware,
+	// Only the calls inside a gateway request are retried, never the request
+	// itself (services/api/retry.ts); it acts when services are created.
+	GatewayRetryMiddleware,
 	"ActionHook",
 	"Bulkhead",
 	"Cacher",
@@ -34,6 +45,7 @@ export const INTERNAL_MIDDLEWARES = [
 	"ContextTracker",
 	"CircuitBreaker",
 	"Timeout",
+	FailedCallReleaser,
 	"Retry",
 	"Fallback",
 	"ErrorHandler",
@@ -97,7 +109,7 @@ const brokerConfig: BrokerOptions = {
 	registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: 500 },
 	// Moleculer announces a node's services 1 s after the last one started (a
 	// debounce for nodes that register many); ours run one to three, and that
-	// second was half of a users node's start-to-ready time (docs/performance.md).
+	// second is half of a users node's start-to-ready time (docs/performance.md).
 	// (An option of Moleculer 0.15 that its TransitOptions typing lacks.)
 	transit: { serviceChangedDebounceTime: 50 } as BrokerOptions["transit"],
 	// A node killed without a goodbye (SIGKILL, crash, lost host) is dropped once
@@ -124,13 +136,9 @@ const brokerConfig: BrokerOptions = {
 	// Zipkin-compatible store at TRACING_URL (src/tracing.ts); unset = off.
 	tracing: tracingOptions(config.tracingUrl),
 
-	// Moleculer's own middlewares, listed in its order (service-broker.js, first = innermost)
-	// except that the Validator wraps the Cacher: params are validated before the
-	// cache is read, so an invalid request is never answered from the cache.
-	// Only the calls inside a gateway request are retried, never the request
-	// itself (services/api/retry.ts).
+	// Moleculer's own middlewares are in MIDDLEWARES, in an order of ours.
 	internalMiddlewares: false,
-	middlewares: [ServedByMiddleware, GatewayRetryMiddleware, ...INTERNAL_MIDDLEWARES]
+	middlewares: MIDDLEWARES
 };
 
 export default brokerConfig;

@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { createConnection } from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { freePort, startRedisServer, waitFor, type RedisServer } from "../test/support/redis-server";
 import { startBalancer, type Balancer } from "./balancer";
 
 /**
@@ -58,17 +57,6 @@ function integer(value: string | undefined, name: string, fallback: number, min:
 	return n;
 }
 
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.on("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const address = server.address();
-			server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-		});
-	});
-}
-
 function portAnswers(port: number): Promise<boolean> {
 	return new Promise(resolve => {
 		const socket = createConnection({ port, host: "127.0.0.1" });
@@ -78,40 +66,6 @@ function portAnswers(port: number): Promise<boolean> {
 		});
 		socket.once("error", () => resolve(false));
 	});
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise(r => setTimeout(r, 100));
-	}
-}
-
-/** A private redis-server with AOF, as the compose file runs it. */
-async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-	const port = await freePort();
-	const dir = mkdtempSync(path.join(tmpdir(), "rncp-cluster-redis-"));
-	const child = spawn(
-		"redis-server",
-		["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"],
-		{ stdio: "ignore" }
-	);
-	const failed = new Promise<never>((_, reject) =>
-		child.once("error", err => reject(new Error(`cannot start redis-server (${err.message}); set REDIS_URL`)))
-	);
-	await Promise.race([waitUntil(`redis-server on port ${port}`, () => portAnswers(port)), failed]);
-	return {
-		url: `redis://127.0.0.1:${port}`,
-		async stop() {
-			if (child.exitCode === null) {
-				const exited = new Promise(r => child.once("exit", r));
-				child.kill("SIGTERM");
-				await exited;
-			}
-			rmSync(dir, { recursive: true, force: true });
-		}
-	};
 }
 
 async function main(): Promise<void> {
@@ -135,10 +89,14 @@ async function main(): Promise<void> {
 	const namespace = values.namespace ?? process.env.NAMESPACE ?? "rncp";
 
 	let stopping = false;
-	let redis: { url: string; stop(): Promise<void> } | undefined;
+	let redis: RedisServer | undefined;
 	let redisUrl = process.env.REDIS_URL;
 	if (!redisUrl) {
-		redis = await startRedis();
+		// AOF on, as the compose file runs it.
+		redis = await startRedisServer({ appendOnly: true }).catch((err: Error) => {
+			console.error(`${err.message}; set REDIS_URL`);
+			return process.exit(1);
+		});
 		redisUrl = redis.url;
 	}
 	const jwtSecret = process.env.JWT_SECRET ?? randomBytes(32).toString("base64url");
@@ -232,7 +190,7 @@ async function main(): Promise<void> {
 				)
 			);
 		}
-		await redis?.stop();
+		await redis?.destroy();
 		console.log("Cluster stopped.");
 		process.exit(0);
 	}
@@ -240,11 +198,10 @@ async function main(): Promise<void> {
 	process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
 	try {
-		await waitUntil(
-			"the gateways",
-			async () => (await Promise.all(gatewayPorts.map(portAnswers))).every(Boolean),
-			60_000
-		);
+		await waitFor(async () => (await Promise.all(gatewayPorts.map(portAnswers))).every(Boolean), {
+			timeoutMs: 60_000,
+			what: "the gateways"
+		});
 		balancer = await startBalancer({
 			port,
 			host: "127.0.0.1",

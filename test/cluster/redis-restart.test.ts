@@ -10,9 +10,6 @@ import {
 import { http, uniqueNamespace } from "../support/node-process";
 import { startRedisServer, waitFor, type RedisServer } from "../support/redis-server";
 
-/** Longer than two heartbeat timeouts (2 × 6 s): every node has dropped the others. */
-const OUTAGE_MS = 14_000;
-
 describe("Redis stop and restart (AOF on)", () => {
 	let redis: RedisServer;
 	let cluster: Cluster;
@@ -53,8 +50,14 @@ describe("Redis stop and restart (AOF on)", () => {
 			json: { email: "during-outage@cluster.test", name: "Outage", password: "password-123" },
 			signal: AbortSignal.timeout(20_000)
 		});
-		// A bounded outage, long enough for heartbeats to time out everywhere.
-		await new Promise(r => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))));
+		// The outage lasts until heartbeats have timed out: the gateway has dropped both users nodes.
+		await waitFor(
+			async () => {
+				const res = await http<{ checks?: { users?: { instances?: number } } }>(`${gateway.url}/health`);
+				return res.body.checks?.users?.instances === 0;
+			},
+			{ timeoutMs: 30_000, intervalMs: 250, what: "the gateway to drop both users nodes" }
+		);
 		const outageMs = Date.now() - stoppedAt;
 
 		await redis.restart();

@@ -103,7 +103,13 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 	};
 	async function launch() {
 		server.process = spawn("redis-server", args, { stdio: "ignore" });
-		await waitFor(
+		const failed = new Promise<never>((_, reject) =>
+			server.process.once("error", err => reject(new Error(`cannot start redis-server (${err.message})`)))
+		);
+		await Promise.race([failed, ready()]);
+	}
+	function ready() {
+		return waitFor(
 			async () => {
 				const client = new Redis({
 					port,

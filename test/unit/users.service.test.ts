@@ -67,6 +67,18 @@ describe("users service (in-process, memory store)", () => {
 			expect(fields).toEqual(["email", "name", "password"]);
 		});
 
+		it.each([
+			["a Kelvin sign in the email (it lower-cases to k)", { email: "kate@example.\u212Aom" }, "email"],
+			["a leading newline in the name (a trim removes it)", { name: "\nAdministrator" }, "name"],
+			["a trailing tab in the name", { name: "Alice\t" }, "name"],
+			["a name of spaces only", { name: "   " }, "name"]
+		])("checks the raw input: refuses %s", async (_what, change, field) => {
+			const err = await rejection(broker.call("users.register", { ...alice, ...change }));
+			expect(err).toBeInstanceOf(Errors.ValidationError);
+			expect((err.data as { field: string }[]).map(d => d.field)).toEqual([field]);
+			expect(await broker.call("users.count")).toBe(0);
+		});
+
 		it("emits user.created after the write", async () => {
 			const user = await broker.call<PublicUser, typeof alice>("users.register", alice);
 			await waitFor(() => events.length > 0);
