@@ -93,7 +93,7 @@ function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string,
 }
 
 /**
- * Stage 5, HTTP method semantics (RFC 9110 §9.3). A CORS preflight (OPTIONS
+ * Stage 5, HTTP method semantics. A CORS preflight (OPTIONS
  * with `Access-Control-Request-Method`) goes on to the CORS stage untouched.
  */
 export function methodStage(routes: RouteTable, production: boolean): ConnectMiddleware {
