@@ -69,7 +69,7 @@ export interface ApiMethods {
 	regenerateAutoAliases(route: GatewayRoute): void;
 	methodsAt(path: string): string[];
 	routesIncomplete(): boolean;
-	markServedBy(req: IncomingRequest, res: ServerResponse): void;
+	markServedBy(req: IncomingRequest, res: ServerResponse, answered: boolean): void;
 	/** moleculer-web's own. */
 	httpHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
@@ -110,6 +110,8 @@ export interface ApiLocals extends AuthCacheLocals {
 		handler?: unknown;
 	}[];
 	idempotencyStore?: IdempotencyStore;
+	/** Set by drain.ts once the broker stops: `/health` answers 503. */
+	draining?: boolean;
 	/** Debounced by moleculer-web; `flush` runs a pending regeneration now. */
 	regenerateAllAutoAliases: { flush(): void };
 }
@@ -212,7 +214,7 @@ function onAfterCall(
 	res: ServerResponse,
 	data: unknown
 ) {
-	this.markServedBy(req, res);
+	this.markServedBy(req, res, true);
 	const { status, location } = successStatus(httpOf(req), data);
 	if (status) ctx.meta.$statusCode = status;
 	if (location) ctx.meta.$location = location;
@@ -224,6 +226,8 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin, authCacheMixin({ max: 10_000, ttlMs: 10_000 })],
 
 	settings: {
+		// Never announced to the other nodes.
+		$secureSettings: ["jwt", "redisUrl"],
 		...gatewaySettings(getConfig()),
 		// The gateway's own actions are served from the root.
 		rest: "/",
@@ -272,7 +276,7 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 					err
 				);
 			}
-			this.markServedBy(req, res);
+			this.markServedBy(req, res, false);
 			if (body.code === 401) {
 				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
 			}
@@ -526,10 +530,16 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 			return this.settings.upstreams.some(name => !up.has(name));
 		},
 
-		/** `X-Served-By` (the one place it is set) and the dashboard's count, for actions declaring `servedBy`. */
-		markServedBy(req: IncomingRequest, res: ServerResponse) {
+		/**
+		 * `X-Served-By` (the one place it is set) and the dashboard's count, for
+		 * actions declaring `servedBy`. An answer without a remote node behind it
+		 * was served here; an error without one never reached a service node.
+		 */
+		markServedBy(req: IncomingRequest, res: ServerResponse, answered: boolean) {
 			if (!httpOf(req)?.servedBy) return;
-			const servedBy = (req.$ctx?.meta as GatewayMeta | undefined)?.[SERVED_BY] ?? this.broker.nodeID;
+			const remote = (req.$ctx?.meta as GatewayMeta | undefined)?.[SERVED_BY];
+			const servedBy = remote ?? (answered ? this.broker.nodeID : undefined);
+			if (!servedBy) return;
 			this.served.add(servedBy);
 			if (this.settings.servedByHeader && !res.headersSent) res.setHeader("X-Served-By", servedBy);
 		},
@@ -542,7 +552,6 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 			const front = frontStages({
 				log: entry => this.logger.info(entry, "access"),
 				clientAddress: clientAddressResolver(this.settings.trustProxy),
-				isDraining: () => isDraining(this),
 				routes: { methodsAt: path => this.methodsAt(path), incomplete: () => this.routesIncomplete() },
 				production: this.settings.production
 			});

@@ -6,8 +6,8 @@ import { gatewayError } from "./errors";
 import type { DoneRecord, IdempotencyStore, StoredAnswer } from "./idempotency-store";
 
 /**
- * `Idempotency-Key` on `POST` routes (IETF draft "The Idempotency-Key HTTP
- * Header Field"): the first request with a key is executed and its answer
+ * `Idempotency-Key` on the routes whose action declares `http.idempotencyKey`:
+ * the first request with a key is executed and its answer
  * (status, body, Location) stored in Redis; a later request with the same key
  * and the same payload gets that answer again (`Idempotent-Replayed: true`)
  * and runs nothing. A duplicate arriving while the first is still running waits

@@ -3,8 +3,11 @@
  * order it runs. moleculer-web owns the routing and the call; the stages
  * around it are plain functions here, wired by `api.service.ts`.
  *
- * Before any route is known (every request, 404s included) — `frontStages`:
- *   1. drain            `Connection: close` once the gateway stops (drain.ts)
+ * Before any route is known (every request, 404s included):
+ *   0. metrics          per-route counters (http-metrics.ts, a `request` listener)
+ *   1. drain            `Connection: close` once the gateway stops (drain.ts,
+ *                       a `request` listener, since it also tracks open answers)
+ * then `frontStages`:
  *   2. access log       one line per request, written when it is done
  *   3. security headers helmet
  *   4. compression      gzip / brotli above 1 kB
@@ -67,14 +70,6 @@ export interface RouteTable {
 	incomplete(): boolean;
 }
 
-/** Stage 1: answers on a stopping gateway close their connection. */
-export function drainStage(isDraining: () => boolean): ConnectMiddleware {
-	return (_req, res, next) => {
-		if (isDraining()) res.setHeader("Connection", "close");
-		next();
-	};
-}
-
 function pathOf(req: IncomingMessage): string {
 	const path = (req.url ?? "/").split("?")[0];
 	return path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
@@ -96,7 +91,7 @@ function sendError(res: ServerResponse, body: ErrorBody, headers: Record<string,
 }
 
 /**
- * Stage 5, HTTP method semantics (RFC 9110 §9.3). A CORS preflight (OPTIONS
+ * Stage 5, HTTP method semantics. A CORS preflight (OPTIONS
  * with `Access-Control-Request-Method`) goes on to the CORS stage untouched.
  */
 export function methodStage(routes: RouteTable, production: boolean): ConnectMiddleware {
@@ -177,16 +172,14 @@ export function queryStage(routes: RouteTable, production: boolean): ConnectMidd
 	};
 }
 
-/** Stages 1 to 6, in order, for every request. */
+/** Stages 2 to 6, in order, for every request. */
 export function frontStages(opts: {
 	log: (entry: Record<string, unknown>) => void;
 	clientAddress: (req: IncomingMessage) => string;
-	isDraining: () => boolean;
 	routes: RouteTable;
 	production: boolean;
 }): ConnectMiddleware[] {
 	return [
-		drainStage(opts.isDraining),
 		accessLog(opts.log, opts.clientAddress),
 		helmet({ crossOriginResourcePolicy: { policy: "same-site" } }),
 		// @types/compression types express requests; it only uses node's.
