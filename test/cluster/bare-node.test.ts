@@ -60,7 +60,12 @@ describe("a bare node (--repl --no-services)", () => {
 
 	it("joins the cluster beside a node with the same environment, answers `call users.count`, and listens on no port", async () => {
 		// Same METRICS_PORT as the users node: a second endpoint would die with EADDRINUSE.
-		repl = startNode({ services: "users,api,www", nodeID: `${namespace}-u1`, env, args: ["--repl", "--no-services"] });
+		repl = startNode({
+			services: "users,api,www",
+			nodeID: `${namespace}-u1`,
+			env,
+			args: ["--repl", "--no-services"]
+		});
 		const stdin = repl.process.stdin as NodeJS.WritableStream;
 		await waitFor(() => repl.output().includes("mol $"), { timeoutMs: 20_000, what: "the REPL prompt" });
 		// The REPL node has discovered the users service once `services` lists it.
