@@ -38,6 +38,13 @@ module.exports = {
 			testMatch: ["<rootDir>/test/browser/**/*.test.ts"],
 			// Builds the PWA (vite) when this project runs; the root setup builds the server.
 			globalSetup: "<rootDir>/test/browser/global-setup.ts"
+		},
+		{
+			...base,
+			displayName: "docker",
+			// docker-compose.yml in a real Docker engine (started when none answers).
+			testMatch: ["<rootDir>/test/docker/**/*.test.ts"],
+			setupFilesAfterEnv: ["<rootDir>/test/docker/timeout.ts"]
 		}
 	]
 };

@@ -8,17 +8,88 @@ interface RedisCommandClient {
 	subscribe(topic: string): Promise<unknown>;
 }
 
+/** A Redis client as this transporter uses it (ioredis' `Redis` or `Cluster`). */
+interface RedisClient extends RedisCommandClient {
+	on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
 /**
- * Moleculer's Redis transporter, with its fire-and-forget commands caught.
+ * Moleculer's Redis transporter, with its reconnection made whole and its
+ * fire-and-forget commands caught.
  *
- * `send` and `subscribe` call ioredis and drop the promise. A packet sent just
- * as Redis goes away waits in ioredis' offline queue; if Redis stays away for
- * ~20 reconnection attempts, ioredis rejects it (MaxRetriesPerRequestError),
- * nobody catches it and Node ends the process. The Redis-restart cluster test
- * lost its gateway that way after 14 s of outage. Same behaviour otherwise:
- * the packet is still sent if Redis comes back in time.
+ * Reconnection. Moleculer's `connect()` creates a new publisher client each
+ * time the subscriber becomes ready — also after every reconnection, leaking
+ * the old one — and then runs the transit's first-connection path, which
+ * neither announces this node nor tells the others it is back. Nodes that
+ * dropped each other during the outage (heartbeats stop for longer than
+ * `heartbeatTimeout`) then wait for a heartbeat, a DISCOVER and an INFO, one
+ * round at a time, and a DISCOVER sent while the peer's subscriber is still
+ * reconnecting is lost: after Redis came back, one gateway's `/health`
+ * reported no `users` instance for seconds while another was fine. Here one
+ * subscriber and one publisher live as long as the transporter, and each time
+ * both are ready again the transit's reconnection path runs: this node
+ * broadcasts its INFO (the others take it back at once) and a DISCOVER (it
+ * learns every node that is back). Each node does so when its own clients are
+ * back, so the cluster is whole as soon as the last node has reconnected.
+ *
+ * Commands. `send` and `subscribe` call ioredis and drop the promise. A packet
+ * sent just as Redis goes away waits in ioredis' offline queue; if Redis stays
+ * away for ~20 reconnection attempts, ioredis rejects it
+ * (MaxRetriesPerRequestError), nobody catches it and Node ends the process.
+ * The Redis-restart cluster test lost its gateway that way after 14 s of
+ * outage. Same behaviour otherwise: the packet is still sent if Redis comes
+ * back in time.
  */
 export class RedisTransporter extends Transporters.Redis {
+	override connect(): Promise<void> {
+		return new Promise((resolve, reject) => {
+			const sub = this.getRedisClient(this.opts) as unknown as RedisClient;
+			const pub = this.getRedisClient(this.opts) as unknown as RedisClient;
+			const ready = new Set<string>();
+			let first = true;
+
+			const watch = (client: RedisClient, name: "sub" | "pub") => {
+				client.on("ready", () => {
+					this.logger.info(`Redis-${name} client is connected.`);
+					ready.add(name);
+					if (ready.size < 2) return;
+					if (first) {
+						first = false;
+						this.clientSub = sub;
+						this.clientPub = pub;
+						this.onConnected().then(() => resolve(), reject);
+					} else {
+						this.onConnected(true).catch((err: unknown) =>
+							this.logger.warn(`Announcing the reconnection failed: ${(err as Error).message}`)
+						);
+					}
+				});
+				client.on("close", () => {
+					if (ready.delete(name)) this.logger.warn(`Redis-${name} client is disconnected.`);
+					this.connected = false;
+				});
+				client.on("error", (err: Error) => {
+					this.logger.error(`Redis-${name} error`, err.message);
+					this.broker.broadcastLocal("$transporter.error", {
+						error: err,
+						module: "transporter",
+						type: name === "pub" ? "publisherError" : "consumerError"
+					});
+					// No reject: ioredis keeps reconnecting and `ready` resolves. A
+					// rejection would make the transit call connect() again, with a
+					// second pair of clients beside this one.
+				});
+			};
+			watch(sub, "sub");
+			watch(pub, "pub");
+
+			sub.on("messageBuffer", (rawTopic: Buffer, buf: Buffer) => {
+				const topic = rawTopic.toString().substring(this.prefix.length + 1);
+				void this.receive(topic.split(".")[0], buf);
+			});
+		});
+	}
+
 	private settle(what: string, command: Promise<unknown>): void {
 		command.catch((err: unknown) => this.logger.warn(`Redis ${what} failed: ${(err as Error).message}`));
 	}

@@ -1,0 +1,482 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { startLoad, summarize, type Sample } from "../support/cluster";
+import { http } from "../support/node-process";
+import { freePort, waitFor } from "../support/redis-server";
+import { baseImageOrigins, ComposeProject, ensureEngine, missingTools, sh, type Engine } from "./engine";
+
+/**
+ * docker-compose.yml run for real in a Docker engine, as a new user would:
+ * build, `up -d`, the API through nginx and the PWA, `--scale`, scale-down and
+ * a gateway stop under load, a Redis restart, the REPL in a container, the
+ * forged X-Forwarded-For check, JSON logs, `down -v`. Its own project name, so
+ * nothing else in the engine is touched.
+ */
+
+const PROJECT = "rncp-compose-test";
+const BASE_IMAGES = ["node:24-alpine", "redis:7-alpine", "nginx:1.28-alpine"];
+const USERS = "rncp-user-service";
+const GATEWAY = "rncp-api-gateway";
+/** Bound of the issue: a gateway stop is invisible to clients. */
+const GATEWAY_STOP_MAX_MS = 500;
+const HIGH_LIMITS = { RATE_LIMIT_MAX: "1000000", LOGIN_RATE_LIMIT_MAX: "1000000" };
+
+const missing = missingTools();
+// CI installs every tool (.ci/run): there the test never skips.
+if (missing && process.env.CI) throw new Error(`compose test cannot run in CI: ${missing}`);
+const maybe = missing ? describe.skip : describe;
+if (missing) console.warn(`[docker] compose test skipped: ${missing}`);
+
+const timings: Record<string, number> = {};
+const figures: Record<string, unknown> = {};
+function record(step: string, data: Record<string, unknown>): void {
+	figures[step] = data;
+	console.log(`[figures] compose ${step} ${JSON.stringify(data)}`);
+}
+async function timed<T>(step: string, fn: () => Promise<T>): Promise<T> {
+	const started = Date.now();
+	try {
+		return await fn();
+	} finally {
+		timings[step] = Math.round((Date.now() - started) / 100) / 10;
+	}
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+	const { createServer } = await import("node:net");
+	return new Promise(resolve => {
+		const server = createServer();
+		server.once("error", () => resolve(false));
+		server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
+	});
+}
+
+const failuresOf = (samples: Sample[]) => samples.filter(s => !s.ok);
+
+maybe("docker-compose.yml in a Docker engine", () => {
+	let engine: Engine | undefined;
+	let project: ComposeProject;
+	let api: string;
+	let pwa: string;
+	/** The environment of the scaled steps: the README's, with limits a load test does not hit. */
+	let loadEnv: NodeJS.ProcessEnv;
+	let token: string;
+	let userId: string;
+	const auth = () => ({ authorization: `Bearer ${token}` });
+	const scaled = (users: number, gateways: number) => [
+		"up",
+		"-d",
+		"--scale",
+		`${USERS}=${users}`,
+		"--scale",
+		`${GATEWAY}=${gateways}`
+	];
+
+	beforeAll(async () => {
+		engine = await timed("engine", ensureEngine);
+		await timed("stand-in images", () =>
+			sh("bash", ["scripts/docker/stand-in-images.sh"], { timeoutMs: 20 * 60_000 })
+		);
+		const origins = await baseImageOrigins(BASE_IMAGES);
+		const standIns = Object.values(origins).some(o => o.startsWith("stand-in"));
+		console.log(
+			`[docker] engine ${engine.startedHere ? "started by this test (dockerd --storage-driver=vfs)" : "already running"}; ` +
+				`base images: ${JSON.stringify(origins)}` +
+				(standIns
+					? "\n[docker] The base images are Debian bookworm stand-ins built from a Debian rootfs " +
+						"(scripts/docker/stand-in-images.sh), not the upstream Alpine images: this run cannot tell " +
+						"musl vs glibc differences, nor anything specific to the upstream versions (node:24-alpine's " +
+						"exact Node build, Redis 7.x of redis:7-alpine vs Debian's 7.0, nginx 1.28 vs Debian's 1.22)."
+					: "")
+		);
+
+		// 3001 / 3000 as the README says, unless something on this machine holds them.
+		const apiPort = (await portIsFree(3001)) ? 3001 : await freePort();
+		const pwaPort = (await portIsFree(3000)) ? 3000 : await freePort();
+		api = `http://127.0.0.1:${apiPort}`;
+		pwa = `http://127.0.0.1:${pwaPort}`;
+		const ports =
+			apiPort === 3001 && pwaPort === 3000
+				? {}
+				: {
+						API_HOST_PORT: String(apiPort),
+						PWA_HOST_PORT: String(pwaPort),
+						API_URL: `http://localhost:${apiPort}`,
+						CORS_ORIGINS: `http://localhost:${pwaPort}`
+					};
+		if (Object.keys(ports).length)
+			console.log(`[docker] host ports 3001/3000 are taken: using ${apiPort}/${pwaPort}`);
+		// No variable of this process reaches compose: only what a shell user has.
+		project = new ComposeProject(PROJECT, {
+			PATH: process.env.PATH,
+			HOME: process.env.HOME,
+			...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
+			...ports
+		});
+		loadEnv = HIGH_LIMITS;
+		// What an earlier, interrupted run may have left.
+		await project.compose(["down", "-v", "--remove-orphans"]);
+	}, 30 * 60_000);
+
+	afterAll(async () => {
+		try {
+			if (project && (await project.leftovers()).length)
+				await project.compose(["down", "-v", "--remove-orphans"]);
+		} finally {
+			console.log(`[figures] compose timings (s) ${JSON.stringify(timings)}`);
+			await engine?.stop();
+		}
+	}, 5 * 60_000);
+
+	it("builds the image (docker-compose build)", async () => {
+		await timed("build", () => project.compose(["build"], { timeoutMs: 20 * 60_000 }));
+		const size = await sh("docker", ["image", "inspect", "--format", "{{.Size}}", "rncp-api:local"]);
+		record("build", { seconds: timings.build, imageMB: Math.round(Number(size) / 1e6) });
+	});
+
+	it("starts every service healthy with `up -d` and no environment", async () => {
+		await timed("up", async () => {
+			await project.compose(["up", "-d"], { timeoutMs: 10 * 60_000 });
+			await project.waitHealthy({ redis: 1, [USERS]: 1, [GATEWAY]: 1, "rncp-api-lb": 1, "rncp-pwa-front": 1 });
+		});
+		record("up", { secondsToAllHealthy: timings.up });
+	});
+
+	it("serves the API through the balancer and the PWA", async () => {
+		const hello = await http<{ message: string }>(`${api}/`);
+		expect(hello.status).toBe(200);
+		expect(hello.body.message).toBe("Hello world");
+		const health = await http<{ status: string; checks: { users: { instances: number } } }>(`${api}/health`);
+		expect(health.status).toBe(200);
+		expect(health.body.checks.users.instances).toBe(1);
+
+		const email = `compose-${randomBytes(4).toString("hex")}@compose.test`;
+		const created = await http<{ id: string; email: string }>(`${api}/users`, {
+			method: "POST",
+			json: { email, name: "Compose", password: "password-123" }
+		});
+		expect(created.status).toBe(201);
+		expect(created.headers.get("location")).toBe(`/users/${created.body.id}`);
+		userId = created.body.id;
+		const login = await http<{ token: string }>(`${api}/auth/login`, {
+			method: "POST",
+			json: { email, password: "password-123" }
+		});
+		expect(login.status).toBe(200);
+		token = login.body.token;
+		const me = await http<{ id: string; email: string }>(`${api}/auth/me`, {
+			headers: { ...auth(), "x-request-id": "compose-me-1" }
+		});
+		expect(me.status).toBe(200);
+		expect(me.body).toMatchObject({ id: userId, email });
+
+		const page = await http(`${pwa}/`);
+		expect(page.status).toBe(200);
+		expect(page.headers.get("content-type")).toMatch(/text\/html/);
+		expect(page.text).toMatch(/<html/i);
+		const config = await http<{ apiUrl: string }>(`${pwa}/config.json`);
+		expect(config.status).toBe(200);
+		expect(config.body.apiUrl).toBe(project.env.API_URL ?? "http://localhost:3001");
+	});
+
+	it("counts clients as nginx sees them: forged X-Forwarded-For headers do not bypass the rate limits", async () => {
+		// Default limits (no environment): 10 logins and 300 requests per client and minute.
+		const logins: number[] = [];
+		for (let i = 0; i < 12; i++) {
+			const res = await http(`${api}/auth/login`, {
+				method: "POST",
+				headers: { "x-forwarded-for": `198.51.100.${i + 1}`, "x-real-ip": `198.51.100.${i + 1}` },
+				json: { email: "nobody@compose.test", password: "wrong-password" }
+			});
+			logins.push(res.status);
+		}
+		expect(logins.slice(0, 10)).toEqual(Array(10).fill(401));
+		expect(logins.slice(10)).toEqual([429, 429]);
+
+		const statuses: number[] = [];
+		for (let i = 0; i < 320 && !statuses.includes(429); i++) {
+			const res = await http(`${api}/`, { headers: { "x-forwarded-for": `203.0.113.${(i % 250) + 1}` } });
+			statuses.push(res.status);
+		}
+		// Every request so far counted against the one client, whatever its header said.
+		expect(statuses.at(-1)).toBe(429);
+		expect(statuses.filter(s => s === 200).length).toBeLessThanOrEqual(300);
+		record("forged-x-forwarded-for", {
+			logins: `${logins.filter(s => s === 401).length} × 401 then ${logins.filter(s => s === 429).length} × 429`,
+			requestsBefore429: statuses.length - 1
+		});
+	});
+
+	it("writes JSON log lines with nodeID and the request ID on every node", async () => {
+		const out = await project.compose(["logs", "--no-color", "--no-log-prefix", GATEWAY, USERS]);
+		const lines = out.split("\n").filter(l => l.trim());
+		const parsed = lines.map(l => {
+			try {
+				return JSON.parse(l) as Record<string, unknown>;
+			} catch {
+				return undefined;
+			}
+		});
+		expect(lines.filter((_, i) => !parsed[i])).toEqual([]);
+		expect(parsed.every(p => typeof p?.nodeID === "string")).toBe(true);
+		const services = new Set(parsed.map(p => p?.nodeID));
+		expect(services.size).toBeGreaterThanOrEqual(2);
+		// The gateway's access line carries the request ID and the client as nginx saw it.
+		const access = parsed.filter(p => p?.event === "access");
+		const me = access.filter(p => p?.requestID === "compose-me-1");
+		expect(me).toHaveLength(1);
+		expect(access.filter(p => /^(::ffff:)?(198\.51\.100|203\.0\.113)\./.test(String(p?.client)))).toEqual([]);
+		expect(out).not.toContain("password-123");
+		record("json-logs", {
+			lines: lines.length,
+			nodes: services.size,
+			accessLines: access.length,
+			client: me[0]?.client
+		});
+	});
+
+	it("spreads requests over 3 users nodes and 2 gateways with --scale", async () => {
+		await timed("scale-up", async () => {
+			await project.compose(scaled(3, 2), { env: loadEnv, timeoutMs: 10 * 60_000 });
+			await project.waitHealthy({ redis: 1, [USERS]: 3, [GATEWAY]: 2, "rncp-api-lb": 1, "rncp-pwa-front": 1 });
+		});
+		const served: Record<string, number> = {};
+		const run = randomBytes(3).toString("hex");
+		const n = 60;
+		await waitFor(
+			async () => {
+				const res = await http(`${api}/health`);
+				return (
+					res.status === 200 &&
+					(res.body as { checks: { users: { instances: number } } }).checks.users.instances === 3
+				);
+			},
+			{ timeoutMs: 30_000, intervalMs: 250, what: "3 users instances seen through the balancer" }
+		);
+		for (let i = 0; i < n; i++) {
+			const res = await http(`${api}/users/${userId}`, {
+				headers: { ...auth(), "x-request-id": `spread-${run}-${i}` }
+			});
+			expect(res.status).toBe(200);
+			const by = res.headers.get("x-served-by") ?? "none";
+			served[by] = (served[by] ?? 0) + 1;
+		}
+		const gateways: Record<string, number> = {};
+		for (const id of await project.running(GATEWAY)) {
+			const logs = await sh("docker", ["logs", id]);
+			gateways[id] = logs.split("\n").filter(l => l.includes(`spread-${run}-`) && l.includes('"access"')).length;
+		}
+		record("spread", { requests: n, usersNodes: served, gateways, secondsToScale: timings["scale-up"] });
+		expect(Object.keys(served).filter(k => k !== "none")).toHaveLength(3);
+		expect(Object.values(gateways)).toHaveLength(2);
+		expect(Object.values(gateways).every(c => c > 0)).toBe(true);
+		expect(Object.values(gateways).reduce((a, b) => a + b, 0)).toBe(n);
+	});
+
+	/** A bounded load through the balancer: reads, and one sign-up in ten. */
+	function load(label: string, maxRequests: number) {
+		return startLoad({
+			workers: 4,
+			maxRequests,
+			maxMs: 120_000,
+			pauseMs: 10,
+			async request(i) {
+				if (i % 10 === 9) {
+					const res = await http(`${api}/users`, {
+						method: "POST",
+						json: {
+							email: `load-${label}-${i}-${randomBytes(3).toString("hex")}@compose.test`,
+							name: "Load",
+							password: "password-123"
+						}
+					});
+					return { method: "POST", status: res.status, ok: res.status === 201 };
+				}
+				const res = await http(`${api}/users/${userId}`, { headers: auth() });
+				return {
+					method: "GET",
+					status: res.status,
+					ok: res.status === 200,
+					servedBy: res.headers.get("x-served-by") ?? undefined
+				};
+			}
+		});
+	}
+
+	it("loses no request while users scale 3 → 1 under load", async () => {
+		const traffic = load("scaledown", 4000);
+		await waitFor(() => traffic.samples.length >= 50, { timeoutMs: 30_000, what: "load before the scale-down" });
+		await timed("scale-down", async () => {
+			await project.compose(scaled(1, 2), { env: loadEnv, timeoutMs: 5 * 60_000 });
+			await project.waitHealthy({ redis: 1, [USERS]: 1, [GATEWAY]: 2, "rncp-api-lb": 1, "rncp-pwa-front": 1 });
+		});
+		const after = traffic.samples.length;
+		await waitFor(() => traffic.samples.length >= after + 100, {
+			timeoutMs: 60_000,
+			what: "load after the scale-down"
+		});
+		const samples = await traffic.stop();
+		const s = summarize(samples);
+		record("scale-down-users", { ...s, seconds: timings["scale-down"], failed: failuresOf(samples).slice(0, 5) });
+		expect(failuresOf(samples)).toEqual([]);
+	});
+
+	it("hides a gateway stop from clients: 0 failed, max latency ≤ 500 ms", async () => {
+		const [victim] = await project.running(GATEWAY);
+		const traffic = load("gwstop", 4000);
+		const started = Date.now();
+		await waitFor(() => traffic.samples.length >= 50, { timeoutMs: 30_000, what: "load before the gateway stop" });
+		const stopAt = Date.now() - started;
+		await timed("gateway-stop", () => sh("docker", ["stop", victim], { timeoutMs: 60_000 }));
+		const stoppedAt = Date.now() - started;
+		// Past nginx's DNS cache (valid=1s) and a margin: the window where a gone address could be picked.
+		const n = traffic.samples.length;
+		await waitFor(() => Date.now() - started > stoppedAt + 3000 && traffic.samples.length >= n + 100, {
+			timeoutMs: 60_000,
+			what: "load after the gateway stop"
+		});
+		const samples = await traffic.stop();
+		const during = samples.filter(x => x.at >= stopAt - 100);
+		const s = summarize(during);
+		const exit = (await sh("docker", ["inspect", "--format", "{{.State.ExitCode}}", victim])).trim();
+		const lbLog = await project.compose(["logs", "--no-color", "rncp-api-lb"]);
+		record("gateway-stop", {
+			...s,
+			stopSeconds: timings["gateway-stop"],
+			gatewayExitCode: Number(exit),
+			nginxUpstreamErrors: (lbLog.match(/upstream timed out|connect\(\) failed/g) ?? []).length,
+			slowest: [...during]
+				.sort((a, b) => b.ms - a.ms)
+				.slice(0, 3)
+				.map(x => ({ at: x.at, ms: Math.round(x.ms), status: x.status }))
+		});
+		expect(failuresOf(samples)).toEqual([]);
+		expect(Number(exit)).toBe(0);
+		expect(s.max).toBeLessThanOrEqual(GATEWAY_STOP_MAX_MS);
+
+		await project.compose(scaled(1, 2), { env: loadEnv, timeoutMs: 5 * 60_000 });
+		await project.waitHealthy({ redis: 1, [USERS]: 1, [GATEWAY]: 2, "rncp-api-lb": 1, "rncp-pwa-front": 1 });
+	});
+
+	/** `/health` of one gateway container, asked from inside it. */
+	async function gatewayHealth(id: string): Promise<{ status: number; instances?: number }> {
+		const out = await sh("docker", [
+			"exec",
+			id,
+			"node",
+			"-e",
+			"fetch('http://127.0.0.1:3001/health').then(async r => console.log(r.status, JSON.stringify((await r.json()).checks.users.instances)))"
+		]);
+		const [status, instances] = out.trim().split(" ");
+		return { status: Number(status), instances: Number(instances) };
+	}
+
+	it("survives a Redis restart with its data, and every gateway's /health goes back to 200 and stays", async () => {
+		const seeded: string[] = [];
+		for (let i = 0; i < 10; i++) {
+			const res = await http<{ id: string }>(`${api}/users`, {
+				method: "POST",
+				json: {
+					email: `redis-${i}-${randomBytes(3).toString("hex")}@compose.test`,
+					name: "Kept",
+					password: "password-123"
+				}
+			});
+			expect(res.status).toBe(201);
+			seeded.push(res.body.id);
+		}
+		const gateways = await project.running(GATEWAY);
+		await project.compose(["stop", "redis"]);
+		const stoppedAt = Date.now();
+		await waitFor(async () => (await gatewayHealth(gateways[0])).status === 503, {
+			timeoutMs: 30_000,
+			intervalMs: 250,
+			what: "/health 503 while Redis is stopped"
+		});
+		// Longer than two heartbeat timeouts (2 × 6 s): every node drops the others, as in a real outage.
+		await new Promise(r => setTimeout(r, Math.max(0, 14_000 - (Date.now() - stoppedAt))));
+		await project.compose(["start", "redis"]);
+		const restartedAt = Date.now();
+		await waitFor(async () => (await Promise.all(gateways.map(gatewayHealth))).every(h => h.status === 200), {
+			timeoutMs: 60_000,
+			intervalMs: 250,
+			what: "every gateway's /health 200 after Redis is back"
+		});
+		const recoveredMs = Date.now() - restartedAt;
+		// And it stays there: every gateway, for 10 s.
+		const flaps: { gateway: string; status: number; instances?: number; afterMs: number }[] = [];
+		let checks = 0;
+		while (Date.now() - restartedAt < recoveredMs + 10_000) {
+			for (const [i, h] of (await Promise.all(gateways.map(gatewayHealth))).entries()) {
+				checks++;
+				if (h.status !== 200) flaps.push({ gateway: gateways[i], ...h, afterMs: Date.now() - restartedAt });
+			}
+		}
+		const reads = await Promise.all(seeded.map(id => http(`${api}/users/${id}`, { headers: auth() })));
+		record("redis-restart", {
+			outageSeconds: Math.round((restartedAt - stoppedAt) / 100) / 10,
+			secondsToAllGatewaysHealthy: Math.round(recoveredMs / 100) / 10,
+			healthChecksAfter: checks,
+			flaps: flaps.length,
+			kept: `${reads.filter(r => r.status === 200).length}/${seeded.length}`
+		});
+		expect(flaps).toEqual([]);
+		expect(reads.map(r => r.status)).toEqual(seeded.map(() => 200));
+	});
+
+	it("opens the REPL in a users container and answers `call users.count`", async () => {
+		const total = await http<{ total: number }>(`${api}/users?pageSize=1`, { headers: auth() });
+		expect(total.status).toBe(200);
+		const child = spawn(
+			"docker-compose",
+			[
+				"-p",
+				PROJECT,
+				"-f",
+				"docker-compose.yml",
+				"exec",
+				"-T",
+				USERS,
+				"node",
+				"dist/src/main.js",
+				"--repl",
+				"--no-services"
+			],
+			{ cwd: process.cwd(), env: project.env, stdio: ["pipe", "pipe", "pipe"] }
+		);
+		let out = "";
+		child.stdout.on("data", c => (out += c));
+		child.stderr.on("data", c => (out += c));
+		const exited = new Promise<number | null>(resolve => child.once("exit", code => resolve(code)));
+		// eslint-disable-next-line no-control-regex -- the REPL colours its output
+		const plain = () => out.replace(/\x1b\[[0-9;]*m/g, "");
+		try {
+			await waitFor(() => plain().includes("mol $"), {
+				timeoutMs: 60_000,
+				intervalMs: 200,
+				what: "the REPL prompt"
+			});
+			const answer = await waitFor(
+				async () => {
+					child.stdin.write("call users.count\n");
+					await new Promise(r => setTimeout(r, 500));
+					return />> Response:\s*(\d+)/.exec(plain()) ?? false;
+				},
+				{ timeoutMs: 30_000, intervalMs: 200, what: "an answer to `call users.count`" }
+			);
+			child.stdin.end();
+			expect(await exited).toBe(0);
+			expect(plain()).not.toMatch(/EADDRINUSE/);
+			expect(Number(answer[1])).toBe(total.body.total);
+			record("repl", { usersCount: Number(answer[1]) });
+		} finally {
+			if (child.exitCode === null) child.kill("SIGTERM");
+		}
+	});
+
+	it("leaves no container, volume or network of the project after `down -v`", async () => {
+		await timed("down", () => project.compose(["down", "-v"], { timeoutMs: 5 * 60_000 }));
+		expect(await project.leftovers()).toEqual([]);
+		record("down", { seconds: timings.down });
+	});
+});
