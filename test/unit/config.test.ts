@@ -2,13 +2,15 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
+import { ALL_SERVICES, ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
 
 describe("loadConfig", () => {
 	it("defaults to the embedded mode: all services, no transporter, in-memory data", () => {
 		const config = loadConfig({});
+		// The seed's three, and any added since by `npm run new:service`.
+		expect(ALL_SERVICES.slice(0, 3)).toEqual(["api", "users", "www"]);
 		expect(config).toMatchObject({
-			services: ["api", "users", "www"],
+			services: [...ALL_SERVICES],
 			transporter: undefined,
 			redisUrl: undefined,
 			namespace: "rncp",
