@@ -55,6 +55,8 @@ export interface PlannedFile {
 	content: string;
 	/** An existing file it replaces (an edit), or a new one. */
 	edit: boolean;
+	/** Why this file is not written (nothing to model it on); the rest is. */
+	skipped?: string;
 }
 
 function pascal(name: string): string {
@@ -243,7 +245,8 @@ interface Deployment {
 /**
  * The Deployment of the new node kind, modelled on the users one in
  * `deploy/k8s/` (same image, probes, resources, configuration), its names
- * and `SERVICES` changed. Undefined when there is no `deploy/k8s/`.
+ * and `SERVICES` changed. Undefined when there is no `deploy/k8s/`; marked
+ * `skipped` when nothing there can be its model.
  */
 function k8sDeployment(root: string, name: string): PlannedFile | undefined {
 	const dir = path.join(root, "deploy", "k8s");
@@ -271,7 +274,12 @@ function k8sDeployment(root: string, name: string): PlannedFile | undefined {
 			return { path: out, content: header + parseDocument(JSON.stringify(copy)).toString(), edit: false };
 		}
 	}
-	throw new RefusedError("deploy/k8s/ exists but has no Deployment running SERVICES=users to model on");
+	return {
+		path: "",
+		content: "",
+		edit: false,
+		skipped: "deploy/k8s/ has no Deployment running SERVICES=users to model on"
+	};
 }
 
 /** The services a node may run, with `name` added (src/config.ts `ALL_SERVICES`). */
@@ -322,7 +330,7 @@ export function plan(root: string, name: string): PlannedFile[] {
 	const deployment = k8sDeployment(root, name);
 	if (deployment) files.push(deployment);
 	for (const f of files) {
-		if (!f.edit && existsSync(path.join(root, f.path))) throw new RefusedError(`${f.path} exists`);
+		if (!f.edit && !f.skipped && existsSync(path.join(root, f.path))) throw new RefusedError(`${f.path} exists`);
 	}
 	return files;
 }
@@ -345,9 +353,11 @@ function main(argv: string[]): number {
 		}
 		throw err;
 	}
-	for (const f of files) writeFileSync(path.join(root, f.path), f.content, { flag: f.edit ? "w" : "wx" });
+	const written = files.filter(f => !f.skipped);
+	for (const f of written) writeFileSync(path.join(root, f.path), f.content, { flag: f.edit ? "w" : "wx" });
 	console.log(`new:service ${name}:`);
-	for (const f of files) console.log(`  ${f.edit ? "changed" : "wrote  "} ${f.path}`);
+	for (const f of written) console.log(`  ${f.edit ? "changed" : "wrote  "} ${f.path}`);
+	for (const f of files) if (f.skipped) console.error(`new:service: no Kubernetes Deployment written: ${f.skipped}`);
 	console.log(`
 Next:
   npm run build && npx jest test/unit/${name}.service.test.ts
