@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
+import { ALL_SERVICES } from "../../src/config";
 
 /**
  * What `docker-compose up --scale` depends on, read from the files themselves
@@ -63,8 +64,18 @@ describe("docker-compose.yml", () => {
 			.filter(([, s]) => !s.profiles)
 			.map(([name]) => name)
 			.sort();
+		// Node kinds added by `npm run new:service`: the one image, a service of ALL_SERVICES beyond the seed's.
+		const added = always.filter(name => {
+			const svc = services[name];
+			const kind = svc.environment?.SERVICES ?? "";
+			return (
+				svc.image === "rncp-api:local" &&
+				!NODES.includes(name) &&
+				(ALL_SERVICES as readonly string[]).includes(kind)
+			);
+		});
 		expect(always).toEqual(
-			["jwt-secret", "redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service"].sort()
+			["jwt-secret", "redis", LB, "rncp-api-gateway", "rncp-pwa-front", "rncp-user-service", ...added].sort()
 		);
 	});
 

@@ -2,13 +2,15 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
+import { ALL_SERVICES, ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config";
 
 describe("loadConfig", () => {
 	it("defaults to the embedded mode: all services, no transporter, in-memory data", () => {
 		const config = loadConfig({});
+		// The seed's three, and any added since by `npm run new:service`.
+		expect(ALL_SERVICES.slice(0, 3)).toEqual(["api", "users", "www"]);
 		expect(config).toMatchObject({
-			services: ["api", "users", "www"],
+			services: [...ALL_SERVICES],
 			transporter: undefined,
 			redisUrl: undefined,
 			namespace: "rncp",
@@ -93,9 +95,22 @@ describe("loadConfig", () => {
 		[{ REDIS_URL: "localhost:6379" }, /REDIS_URL/],
 		[{ SERVED_BY_HEADER: "maybe" }, /SERVED_BY_HEADER/],
 		[{ JWT_EXPIRES_IN: "soon" }, /JWT_EXPIRES_IN/],
-		[{ ADMIN_EMAIL: "a@b.c" }, /ADMIN_PASSWORD/]
+		[{ ADMIN_EMAIL: "a@b.c" }, /ADMIN_PASSWORD/],
+		[{ TRACING_URL: "tempo:9411" }, /TRACING_URL must be an http/],
+		[{ ASSET_BASE_URL: "ftp://cdn.example.com" }, /ASSET_BASE_URL must be an http/]
 	])("rejects %p with a clear message", (env, message) => {
 		expect(() => loadConfig(env)).toThrow(ConfigError);
 		expect(() => loadConfig(env)).toThrow(message);
+	});
+
+	it("reads TRACING_URL and ASSET_BASE_URL as URLs without a trailing slash; unset or empty = off", () => {
+		expect(loadConfig({})).toMatchObject({ tracingUrl: undefined, assetBaseUrl: undefined });
+		expect(loadConfig({ TRACING_URL: "", ASSET_BASE_URL: " " })).toMatchObject({
+			tracingUrl: undefined,
+			assetBaseUrl: undefined
+		});
+		expect(
+			loadConfig({ TRACING_URL: "http://tempo:9411/", ASSET_BASE_URL: "https://cdn.example.com/rncp/" })
+		).toMatchObject({ tracingUrl: "http://tempo:9411", assetBaseUrl: "https://cdn.example.com/rncp" });
 	});
 });
