@@ -37,12 +37,17 @@ export function resetLogs(): void {
  * Spawns a process whose output goes straight to a log file (a pipe read by the
  * bench would cost the bench CPU and memory under an access log at full load).
  */
-export function spawnProc(label: string, file: string, env: Record<string, string | undefined>): Proc {
+export function spawnProc(
+	label: string,
+	file: string,
+	env: Record<string, string | undefined>,
+	nodeFlags: string[] = []
+): Proc {
 	mkdirSync(LOG_DIR, { recursive: true });
 	const logFile = path.join(LOG_DIR, `${label}-${Date.now()}.log`);
 	const fd = openSync(logFile, "w");
 	const startedAt = performance.now();
-	const child = spawn(process.execPath, [file], {
+	const child = spawn(process.execPath, [...nodeFlags, file], {
 		cwd: ROOT,
 		// NODE_OPTIONS of the bench reaches every process it starts: how runtime
 		// flags (e.g. --max-semi-space-size) are measured.
@@ -71,14 +76,24 @@ export function spawnProc(label: string, file: string, env: Record<string, strin
 	return proc;
 }
 
+/** The runtime flags `npm start` and the Dockerfile give every node (measured in docs/performance.md). */
+export const PRODUCT_NODE_FLAGS = ["--max-semi-space-size=8"];
 /**
- * Starts one node the way the README does: `SERVICES=… node dist/src/main.js`.
+ * What `npm start` adds to the environment: glibc returns freed blocks of
+ * 128 KiB and more to the system (scrypt's 16 MiB buffers otherwise stay in
+ * the libuv threads' arenas). The image's musl does so by itself.
+ */
+export const PRODUCT_NODE_ENV = { MALLOC_MMAP_THRESHOLD_: "131072" };
+
+/**
+ * Starts one node the way the README does: `SERVICES=… node dist/src/main.js`,
+ * with the runtime flags of `npm start`.
  * `BENCH_MAIN` in `env` runs another build instead (a before/after variant:
  * another commit built elsewhere, loaded in the same rounds).
  */
 export function startNode(label: string, env: Record<string, string | undefined>): Proc {
 	const { BENCH_MAIN: main, ...rest } = env;
-	return spawnProc(label, main ?? MAIN, rest);
+	return spawnProc(label, main ?? MAIN, { ...PRODUCT_NODE_ENV, ...rest }, PRODUCT_NODE_FLAGS);
 }
 
 /** Stops every process this bench started and has not stopped yet (only those, by pid). */
