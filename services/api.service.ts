@@ -6,20 +6,21 @@ import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { authCacheMixin, type AuthCacheLocals } from "./api/auth-cache";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { isDraining } from "./api/drain";
-import { gatewayError, toErrorBody } from "./api/errors";
+import { gatewayError } from "./api/errors";
 import { clientAddressResolver, runMiddlewares } from "./api/http";
 import { HttpMetricsMixin } from "./api/http-metrics";
 import { idempotent } from "./api/idempotency";
 import type { IdempotencyStore } from "./api/idempotency-store";
 import { openApiDocument, type RoutedAction } from "./api/openapi";
 import {
+	afterCall,
+	errorAnswer,
 	frontStages,
 	httpOf,
 	jsonBodyParser,
 	rejectUnsafeKeys,
 	requestIdOptions,
-	requireJsonBody,
-	successStatus
+	requireJsonBody
 } from "./api/pipeline";
 import { rateLimitStore } from "./api/rate-limit-store";
 import { GatewayResilienceMixin } from "./api/resilience";
@@ -163,7 +164,7 @@ function rateLimit(settings: GatewaySettings, name: string, limit: number): ApiR
  * registry (`autoAliases`): each route keeps the actions that declare its group.
  */
 function gatewayRoutes(settings: GatewaySettings): ApiRouteSchema[] {
-	const common = { path: "/", autoAliases: true, mappingPolicy: "restrict" as const, onAfterCall };
+	const common = { path: "/", autoAliases: true, mappingPolicy: "restrict" as const, onAfterCall: afterCall };
 	const withBody = { bodyParsers: jsonBodyParser, use: [requireJsonBody, rejectUnsafeKeys] };
 	return [
 		{ name: "open", ...common, bodyParsers: false },
@@ -205,22 +206,6 @@ function normalOrigin(origin: string): string {
 	}
 }
 
-/** Stage 17: status and headers from the action's `http` declaration. */
-function onAfterCall(
-	this: Service<GatewaySettings> & ApiMethods,
-	ctx: Context<unknown, GatewayMeta>,
-	_route: unknown,
-	req: IncomingRequest,
-	res: ServerResponse,
-	data: unknown
-) {
-	this.markServedBy(req, res, true);
-	const { status, location } = successStatus(httpOf(req), data);
-	if (status) ctx.meta.$statusCode = status;
-	if (location) ctx.meta.$location = location;
-	return data;
-}
-
 const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	name: "api",
 	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin, authCacheMixin({ max: 10_000, ttlMs: 10_000 })],
@@ -259,39 +244,7 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 			maxAge: 600
 		},
 
-		onError(this: Service<GatewaySettings> & ApiMethods, req: IncomingRequest, res: ServerResponse, err: Error) {
-			const body = toErrorBody(err, {
-				production: this.settings.production,
-				unsafeMethod: req.method === "POST" || req.method === "PATCH"
-			});
-			if (body.code >= 500) {
-				this.logger.error(
-					{
-						requestID: req.$ctx?.requestID,
-						method: req.method,
-						path: req.originalUrl ?? req.url,
-						status: body.code
-					},
-					"Request failed:",
-					err
-				);
-			}
-			this.markServedBy(req, res, false);
-			if (body.code === 401) {
-				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
-			}
-			if (body.code === 429) {
-				const resetTime = (req.$route as GatewayRoute | undefined)?.rateLimit?.store?.resetTime;
-				res.setHeader(
-					"Retry-After",
-					String(Math.max(1, Math.ceil(((resetTime ?? Date.now()) - Date.now()) / 1000)))
-				);
-			}
-			if (body.code === 503) res.setHeader("Retry-After", "5");
-			res.setHeader("Content-Type", "application/json; charset=utf-8");
-			res.writeHead(body.code);
-			res.end(JSON.stringify(body));
-		}
+		onError: errorAnswer
 	},
 
 	/** The routes and CORS list are built from the settings, test overrides included. */
@@ -438,7 +391,7 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 			http: { route: "open", summary: "This document", tag: "service", schema: "OpenApiDocument" },
 			params: { $$strict: true },
 			handler(): object {
-				// Describe the registry as it is now, not as of the last (debounced) regeneration.
+				// Apply a registry change still waiting for moleculer-web's debounce.
 				this.regenerateAllAutoAliases.flush();
 				const actions = new Map(
 					this.broker.registry.getActionList({ skipInternal: true }).map(a => [a.name, a.action])

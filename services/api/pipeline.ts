@@ -32,13 +32,13 @@
  *  17. status/headers   the action's `http` declaration: status, Location,
  *                       X-Served-By (afterCall)
  *  18. error mapping    the catalogue (errors.ts), WWW-Authenticate,
- *                       Retry-After (sendErrorAnswer)
+ *                       Retry-After, X-Served-By (errorAnswer)
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import compression from "compression";
 import helmet from "helmet";
-import type { ActionHttp, CallingOptions } from "moleculer";
+import type { ActionHttp, CallingOptions, Context, Logger } from "moleculer";
 import type { IncomingRequest } from "moleculer-web";
 import { gatewayError, toErrorBody, type ErrorBody } from "./errors";
 import { accessLog, isJsonType, rejectUnsafeKeys, requireJsonBody, type ConnectMiddleware } from "./http";
@@ -247,4 +247,56 @@ export function successStatus(http: ActionHttp | undefined, data: unknown): { st
 		status: http.status,
 		location: http.location ? fillPath(http.location, data) : undefined
 	};
+}
+
+/** What stages 17 and 18 use of the gateway service. */
+export interface AnsweringGateway {
+	settings: { production: boolean };
+	logger: Logger;
+	/** Sets `X-Served-By`: the one place it is set. */
+	markServedBy(req: IncomingRequest, res: ServerResponse, answered: boolean): void;
+}
+
+/** Stage 17 (moleculer-web's `onAfterCall`): status and headers from the action's `http` declaration. */
+export function afterCall(
+	this: AnsweringGateway,
+	ctx: Context<unknown, { $statusCode?: number; $location?: string }>,
+	_route: unknown,
+	req: IncomingRequest,
+	res: ServerResponse,
+	data: unknown
+): unknown {
+	this.markServedBy(req, res, true);
+	const { status, location } = successStatus(httpOf(req), data);
+	if (status) ctx.meta.$statusCode = status;
+	if (location) ctx.meta.$location = location;
+	return data;
+}
+
+/** Stage 18 (moleculer-web's `onError`): the error's answer from the catalogue. */
+export function errorAnswer(this: AnsweringGateway, req: IncomingRequest, res: ServerResponse, err: Error): void {
+	const body = toErrorBody(err, {
+		production: this.settings.production,
+		unsafeMethod: req.method === "POST" || req.method === "PATCH"
+	});
+	if (body.code >= 500) {
+		this.logger.error(
+			{ requestID: req.$ctx?.requestID, method: req.method, path: req.originalUrl ?? req.url, status: body.code },
+			"Request failed:",
+			err
+		);
+	}
+	this.markServedBy(req, res, false);
+	if (body.code === 401) {
+		res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
+	}
+	if (body.code === 429) {
+		const route = req.$route as { rateLimit?: { store?: { resetTime?: number } } } | undefined;
+		const resetTime = route?.rateLimit?.store?.resetTime ?? Date.now();
+		res.setHeader("Retry-After", String(Math.max(1, Math.ceil((resetTime - Date.now()) / 1000))));
+	}
+	if (body.code === 503) res.setHeader("Retry-After", "5");
+	res.setHeader("Content-Type", "application/json; charset=utf-8");
+	res.writeHead(body.code);
+	res.end(JSON.stringify(body));
 }
