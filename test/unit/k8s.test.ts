@@ -136,7 +136,7 @@ function port(kind: (typeof NODE_KINDS)[number], name: string): number | undefin
 describe("deploy/k8s: the Kubernetes schemas", () => {
 	it("finds one file per kind of node plus Redis and the shared config", () => {
 		expect(files.filter(f => !f.startsWith("optional")).sort()).toEqual(
-			["api.yaml", "config.yaml", "redis.yaml", "users.yaml", "www.yaml"].sort()
+			[...ALL_SERVICES.map(kind => `${kind}.yaml`), "config.yaml", "redis.yaml"].sort()
 		);
 		expect(files).toContain(path.join("optional", "nats.yaml"));
 	});
