@@ -76,13 +76,14 @@ describe("GET /openapi.json", () => {
 				email: {
 					type: "string",
 					maxLength: 254,
-					description: expect.stringMatching(/^Normalised \(trim, lowercase\), then must match \/\^\[a-z0-9/)
+					// The rules check the raw value, so the pattern is the raw value's.
+					pattern: expect.stringMatching(/^\^\[ \\t\]\*\[A-Za-z0-9/)
 				},
 				name: {
 					type: "string",
 					minLength: 1,
 					maxLength: 100,
-					description: expect.stringContaining("Normalised (trim)")
+					pattern: "^[^\\u0000-\\u001f\\u007f]+$"
 				},
 				password: { type: "string", minLength: 8, maxLength: 128 }
 			},
