@@ -125,10 +125,20 @@ describe("users service (in-process, memory store)", () => {
 
 		it("filters by prefix of name or email, case-insensitively", async () => {
 			await broker.call("users.register", alice);
-			await broker.call("users.register", { email: "bob@example.com", name: "Bob", password: "password1" });
-			const found = await broker.call<UserPage, object>("users.list", { q: "ALI" });
-			expect(found.rows.map(u => u.name)).toEqual(["Alice"]);
-			expect(found.total).toBe(1);
+			await broker.call("users.register", { email: "zed@example.com", name: "Ymir", password: "password1" });
+			const list = (q: string) => broker.call<UserPage, object>("users.list", { q });
+			const both = await list("ALI");
+			expect({ names: both.rows.map(u => u.name), total: both.total }).toEqual({ names: ["Alice"], total: 1 });
+			const byName = await list("yM");
+			expect({ emails: byName.rows.map(u => u.email), total: byName.total }).toEqual({
+				emails: ["zed@example.com"],
+				total: 1
+			});
+			const byEmail = await list("ZED");
+			expect({ names: byEmail.rows.map(u => u.name), total: byEmail.total }).toEqual({
+				names: ["Ymir"],
+				total: 1
+			});
 		});
 
 		it("refuses a page size above 100", async () => {
