@@ -1,29 +1,29 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import compression from "compression";
-import helmet from "helmet";
-import type { CallingOptions, Context, Service, ServiceSchema } from "moleculer";
+import type { ActionHttp, CallingOptions, Context, HttpRouteGroup, Service, ServiceSchema } from "moleculer";
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
-import { getConfig } from "../src/config";
+import { getConfig, type AppConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
 import { isDraining } from "./api/drain";
-import { toErrorBody } from "./api/errors";
-import {
-	accessLog,
-	clientAddressResolver,
-	rejectUnsafeKeys,
-	requireJsonBody,
-	runMiddlewares,
-	type ConnectMiddleware
-} from "./api/http";
+import { gatewayError } from "./api/errors";
+import { clientAddressResolver, runMiddlewares } from "./api/http";
 import { HttpMetricsMixin } from "./api/http-metrics";
 import { idempotent } from "./api/idempotency";
-import { openApiDocument } from "./api/openapi";
+import type { IdempotencyStore } from "./api/idempotency-store";
+import { openApiDocument, type RoutedAction } from "./api/openapi";
+import {
+	afterCall,
+	errorAnswer,
+	frontStages,
+	httpOf,
+	jsonBodyParser,
+	rejectUnsafeKeys,
+	requestIdOptions,
+	requireJsonBody
+} from "./api/pipeline";
 import { redisRateLimitStore } from "./api/rate-limit-store";
-import { GatewayResilienceMixin, idempotencyStoreOf } from "./api/resilience";
-import { retryOnlyIdempotent } from "./api/retry";
+import { GatewayResilienceMixin } from "./api/resilience";
 import { TokenService } from "./api/tokens";
-import { email as emailRule } from "./users/rules";
 import type { Actor } from "./users/policy";
 import type { AuthState, Credentials, PublicUser, UsersHealth } from "./users/types";
 
@@ -65,6 +65,11 @@ export interface ApiMethods {
 	authenticate(ctx: Context<unknown, GatewayMeta>, route: unknown, req: IncomingRequest): Promise<Actor>;
 	authorize(ctx: Context<unknown, GatewayMeta>, route: unknown, req: IncomingRequest): void;
 	createServer(): void;
+	/** moleculer-web's own, narrowed to this gateway's routes (see below). */
+	regenerateAutoAliases(route: GatewayRoute): void;
+	methodsAt(path: string): string[];
+	routesIncomplete(): boolean;
+	markServedBy(req: IncomingRequest, res: ServerResponse, answered: boolean): void;
 	/** moleculer-web's own. */
 	httpHandler(req: IncomingMessage, res: ServerResponse): Promise<void>;
 	sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void;
@@ -72,98 +77,157 @@ export interface ApiMethods {
 
 export type { ClusterView };
 
+/** What the gateway reads, set from the configuration in one place (`gatewaySettings`). */
+export interface GatewaySettings extends ApiSettingsSchema {
+	production: boolean;
+	/** Whether answers name the node that did the work (`X-Served-By`). */
+	servedByHeader: boolean;
+	corsOrigins: string[];
+	/** `proxy-addr` trust list for the client address. */
+	trustProxy: string[];
+	/** Redis of the rate-limit counters and idempotency answers; none = in memory. */
+	redisUrl?: string;
+	keyPrefix: string;
+	jwt: { secret: string; expiresIn: number };
+	limits: { windowMs: number; max: number; loginMax: number };
+	/** Services whose routes the gateway serves: while one has no instance, an unknown path is 503, not 404. */
+	upstreams: string[];
+}
+
 export interface ApiLocals {
 	tokens: TokenService;
 	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
 	served: RequestCounter;
 	server: http.Server;
-	routes: { rateLimit?: { store?: { close?: () => void } } }[];
+	routes: GatewayRoute[];
+	aliases: {
+		action?: string;
+		method: string;
+		fullPath: string;
+		route: GatewayRoute;
+		match(url: string): unknown;
+		_generated?: boolean;
+		handler?: unknown;
+	}[];
+	idempotencyStore?: IdempotencyStore;
+	/** Set by drain.ts once the broker stops: `/health` answers 503. */
+	draining?: boolean;
+	/** Debounced by moleculer-web; `flush` runs a pending regeneration now. */
+	regenerateAllAutoAliases: { flush(): void };
 }
 
-const config = getConfig();
-const { UnAuthorizedError, ForbiddenError, ERR_NO_TOKEN, ERR_INVALID_TOKEN } = ApiGateway.Errors;
-
-/** Accepted incoming request IDs: short, printable, safe to log and to echo. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * Root call options of every HTTP request: a valid `X-Request-ID` (or
- * `X-Correlation-ID`) becomes the Moleculer `requestID`, so every node's log
- * lines of this request share it; anything else is replaced by a fresh ID.
- */
-function requestIdOptions(options: CallingOptions, req: IncomingMessage): void {
-	const header = req.headers["x-correlation-id"] ?? req.headers["x-request-id"];
-	const candidate = Array.isArray(header) ? header[0] : header;
-	options.requestID = candidate && REQUEST_ID.test(candidate) ? candidate : undefined;
-	retryOnlyIdempotent(options, req);
+/** A moleculer-web route as the gateway builds it. */
+interface GatewayRoute {
+	opts: ApiRouteSchema & { name: HttpRouteGroup };
+	whitelist?: string[];
+	hasWhitelist?: boolean;
+	rateLimit?: { store?: { close?: () => void; resetTime?: number } };
 }
 
-const clientAddress = clientAddressResolver(config.trustProxy);
+const { UnAuthorizedError, ERR_NO_TOKEN, ERR_INVALID_TOKEN } = ApiGateway.Errors;
+
+/** Stage 15, on the aliases of actions declaring `idempotencyKey`. */
+const idempotencyStage = idempotent(service => (service as Service & Partial<ApiLocals>).idempotencyStore);
+
+/** The gateway's settings from the configuration. */
+export function gatewaySettings(config: AppConfig) {
+	return {
+		port: config.port,
+		production: config.production,
+		servedByHeader: config.servedByHeader,
+		corsOrigins: config.corsOrigins,
+		trustProxy: config.trustProxy,
+		redisUrl: config.redisUrl,
+		keyPrefix: config.redisKeyPrefix,
+		jwt: config.jwt,
+		limits: config.rateLimit
+	} satisfies Partial<GatewaySettings>;
+}
 
 /** Per-client limits; counters in Redis when there is one, so every gateway shares them. */
-function rateLimit(name: string, limit: number): ApiRouteSchema["rateLimit"] {
+function rateLimit(settings: GatewaySettings, name: string, limit: number): ApiRouteSchema["rateLimit"] {
 	return {
-		window: config.rateLimit.windowMs,
+		window: settings.limits.windowMs,
 		limit,
 		headers: true,
-		key: clientAddress,
-		StoreFactory: config.redisUrl
-			? (redisRateLimitStore({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, name }) as never)
+		key: clientAddressResolver(settings.trustProxy),
+		StoreFactory: settings.redisUrl
+			? (redisRateLimitStore({ url: settings.redisUrl, keyPrefix: settings.keyPrefix, name }) as never)
 			: undefined
 	};
 }
 
-const jsonBody = { json: { strict: true, limit: "100kb" }, urlencoded: false };
-
-/** HTTP meaning of some successful answers. */
-const CREATED = "users.register";
-const NO_CONTENT = "users.remove";
-const HEALTH_ACTIONS = new Set(["api.health", "users.health"]);
-const SERVED_BY_ACTIONS = /^users\.|^api\.(me|login)$/;
-
-function onAfterCall(
-	this: Service & Pick<ApiLocals, "served">,
-	ctx: Context<unknown, GatewayMeta>,
-	_route: unknown,
-	req: IncomingRequest,
-	res: ServerResponse,
-	data: unknown
-) {
-	const action = req.$action.name ?? "";
-	if (SERVED_BY_ACTIONS.test(action)) {
-		const servedBy = ctx.meta[SERVED_BY] ?? this.broker.nodeID;
-		this.served.add(servedBy);
-		if (config.servedByHeader) res.setHeader("X-Served-By", servedBy);
-	}
-	if (action === CREATED) {
-		ctx.meta.$statusCode = 201;
-		ctx.meta.$location = `/users/${(data as PublicUser).id}`;
-	} else if (action === NO_CONTENT) {
-		ctx.meta.$statusCode = 204;
-	} else if (HEALTH_ACTIONS.has(action) && (data as GatewayHealth | UsersHealth).status !== "ok") {
-		ctx.meta.$statusCode = 503;
-	}
-	return data;
+/**
+ * The five routes, one per `http.route` group. Their aliases come from the
+ * registry (`autoAliases`): each route keeps the actions that declare its group.
+ */
+function gatewayRoutes(settings: GatewaySettings): ApiRouteSchema[] {
+	const common = { path: "/", autoAliases: true, mappingPolicy: "restrict" as const, onAfterCall: afterCall };
+	const withBody = { bodyParsers: jsonBodyParser, use: [requireJsonBody, rejectUnsafeKeys] };
+	return [
+		{ name: "open", ...common, bodyParsers: false },
+		{ name: "login", ...common, ...withBody, rateLimit: rateLimit(settings, "login", settings.limits.loginMax) },
+		{ name: "public", ...common, ...withBody, rateLimit: rateLimit(settings, "global", settings.limits.max) },
+		{
+			name: "authenticated",
+			...common,
+			...withBody,
+			authentication: true,
+			rateLimit: rateLimit(settings, "global", settings.limits.max)
+		},
+		{
+			name: "admin",
+			...common,
+			bodyParsers: false,
+			authentication: true,
+			authorization: true,
+			rateLimit: rateLimit(settings, "global", settings.limits.max)
+		}
+	];
 }
 
-const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
+/**
+ * Exact origins: scheme, host and port must equal an entry (moleculer-web
+ * alone would match `https://app.example.co` against `https://app.example.com`).
+ */
+function originAllowList(origins: string[]): (origin: string) => boolean {
+	const allowed = new Set(origins.map(o => normalOrigin(o)).filter(Boolean));
+	return origin => allowed.has(normalOrigin(origin));
+}
+
+function normalOrigin(origin: string): string {
+	try {
+		const url = new URL(origin);
+		return url.origin === "null" ? "" : url.origin;
+	} catch {
+		return "";
+	}
+}
+
+const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	name: "api",
 	mixins: [ApiGateway, GatewayResilienceMixin, HttpMetricsMixin],
 
 	settings: {
-		port: config.port,
+		// Never announced to the other nodes.
+		$secureSettings: ["jwt", "redisUrl"],
+		...gatewaySettings(getConfig()),
+		// The gateway's own actions are served from the root.
+		rest: "/",
+		upstreams: ["users"],
 		ip: "0.0.0.0",
 		rootCallOptions: requestIdOptions as unknown as CallingOptions,
-		// The access log below replaces moleculer-web's request lines; params are never logged.
+		// The access log replaces moleculer-web's request lines; params are never logged.
 		logRequest: null,
 		logResponse: null,
 		logRequestParams: null,
 		logResponseData: null,
 		logRouteRegistration: "debug",
+		// Route changes of the registry are applied at once (and on the first unknown path).
+		debounceTime: 10,
 
 		cors: {
-			origin: config.corsOrigins,
-			methods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+			methods: ["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
 			allowedHeaders: ["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
 			exposedHeaders: [
 				"X-Request-ID",
@@ -178,111 +242,26 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			maxAge: 600
 		},
 
-		routes: [
-			{
-				name: "health",
-				path: "/",
-				mappingPolicy: "restrict",
-				bodyParsers: false,
-				aliases: {
-					"GET /": "api.hello",
-					"GET /health": "api.health",
-					"GET /health/live": "api.live",
-					"GET /users/health": "users.health",
-					"GET /openapi.json": "api.openapi"
-				},
-				onAfterCall
-			},
-			{
-				name: "login",
-				path: "/",
-				mappingPolicy: "restrict",
-				bodyParsers: jsonBody,
-				use: [requireJsonBody, rejectUnsafeKeys],
-				rateLimit: rateLimit("login", config.rateLimit.loginMax),
-				aliases: { "POST /auth/login": "api.login" },
-				onAfterCall
-			},
-			{
-				name: "public",
-				path: "/",
-				mappingPolicy: "restrict",
-				bodyParsers: jsonBody,
-				use: [requireJsonBody, rejectUnsafeKeys],
-				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: { "POST /users": [idempotent(idempotencyStoreOf), "users.register"] },
-				onAfterCall
-			},
-			{
-				name: "authenticated",
-				path: "/",
-				mappingPolicy: "restrict",
-				authentication: true,
-				bodyParsers: jsonBody,
-				use: [requireJsonBody, rejectUnsafeKeys],
-				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: {
-					"GET /auth/me": "api.me",
-					"GET /users": "users.list",
-					"GET /users/:id": "users.get",
-					"PATCH /users/:id": "users.update",
-					"DELETE /users/:id": "users.remove"
-				},
-				onAfterCall
-			},
-			{
-				name: "admin",
-				path: "/",
-				mappingPolicy: "restrict",
-				authentication: true,
-				authorization: true,
-				bodyParsers: false,
-				rateLimit: rateLimit("global", config.rateLimit.max),
-				aliases: { "GET /cluster": "api.cluster" },
-				onAfterCall
-			}
-		],
+		onError: errorAnswer
+	},
 
-		onError(this: Service & Pick<ApiLocals, "served">, req: IncomingRequest, res: ServerResponse, err: Error) {
-			const body = toErrorBody(err, config.production);
-			if (body.code >= 500) {
-				this.logger.error(
-					{
-						requestID: req.$ctx?.requestID,
-						method: req.method,
-						path: req.originalUrl ?? req.url,
-						status: body.code
-					},
-					"Request failed:",
-					err
-				);
-			}
-			const meta = req.$ctx?.meta as GatewayMeta | undefined;
-			if (meta?.[SERVED_BY] && SERVED_BY_ACTIONS.test(req.$action?.name ?? "")) {
-				this.served.add(meta[SERVED_BY]);
-				if (config.servedByHeader) res.setHeader("X-Served-By", meta[SERVED_BY]);
-			}
-			if (body.code === 401) {
-				res.setHeader("WWW-Authenticate", body.type === "NO_TOKEN" ? "Bearer" : 'Bearer error="invalid_token"');
-			}
-			if (body.code === 429) {
-				const resetTime = (req.$route as { rateLimit?: { store?: { resetTime?: number } } } | undefined)
-					?.rateLimit?.store?.resetTime;
-				res.setHeader(
-					"Retry-After",
-					String(Math.max(1, Math.ceil(((resetTime ?? Date.now()) - Date.now()) / 1000)))
-				);
-			}
-			if (body.code === 503) res.setHeader("Retry-After", "5");
-			res.setHeader("Content-Type", "application/json; charset=utf-8");
-			res.writeHead(body.code);
-			res.end(JSON.stringify(body));
-		}
+	/** The routes and CORS list are built from the settings, test overrides included. */
+	merged(schema) {
+		const settings = schema.settings as GatewaySettings;
+		settings.routes = gatewayRoutes(settings);
+		settings.cors = { ...(settings.cors as object), origin: originAllowList(settings.corsOrigins) as never };
 	},
 
 	actions: {
 		/** The greeting of the seed's gateway, with which node answered. */
 		hello: {
+			rest: "GET /",
+			http: {
+				route: "open",
+				summary: "Greeting, with the gateway node that answered",
+				tag: "service",
+				schema: "Hello"
+			},
 			handler(): Hello {
 				return { message: "Hello world", service: "rncp-api-gateway", nodeID: this.broker.nodeID };
 			}
@@ -290,6 +269,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** 200 when a users instance and its store answer; `status: "down"` (503) otherwise and while draining. */
 		health: {
+			rest: "GET /health",
+			http: {
+				route: "open",
+				downStatus: 503,
+				summary: "Readiness: a users instance and its store answer",
+				description:
+					"503 with the same body when a check fails; the body tells which one and how many users instances are up.",
+				tag: "service",
+				schema: "GatewayHealth"
+			},
 			async handler(ctx: Context): Promise<GatewayHealth> {
 				const instances = this.broker.registry
 					.getServiceList({ onlyAvailable: true, skipInternal: true })
@@ -317,6 +306,8 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** 200 while the process runs: no dependency is checked. */
 		live: {
+			rest: "GET /health/live",
+			http: { route: "open", summary: "Liveness: the gateway process runs", tag: "service", schema: "Live" },
 			handler(): { status: "ok"; nodeID: string } {
 				return { status: "ok", nodeID: this.broker.nodeID };
 			}
@@ -324,9 +315,21 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** Signs a token for valid credentials; 401 INVALID_CREDENTIALS for an unknown email or a wrong password alike. */
 		login: {
+			rest: "POST /auth/login",
+			http: {
+				route: "login",
+				servedBy: true,
+				summary: "Sign in: a bearer token for an email and password",
+				description:
+					"401 with the same message for an unknown email and a wrong password. Stricter rate limit.",
+				tag: "auth",
+				schema: "LoginResult",
+				errors: [400, 401, 413, 415, 422]
+			},
+			// The users service validates and normalises the email (its own rule).
 			params: {
 				$$strict: true,
-				email: emailRule,
+				email: { type: "string", min: 1, max: 254 },
 				password: { type: "string", min: 1, max: 128 }
 			},
 			async handler(ctx: Context<ApiLoginParams, GatewayMeta>): Promise<LoginResult> {
@@ -341,6 +344,16 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** The caller's own user. */
 		me: {
+			rest: "GET /auth/me",
+			http: {
+				route: "authenticated",
+				servedBy: true,
+				summary: "The signed-in user",
+				tag: "auth",
+				schema: "User",
+				errors: [401]
+			},
+			params: { $$strict: true },
 			handler(ctx: Context<unknown, GatewayMeta>): Promise<PublicUser> {
 				return ctx.call<PublicUser, { id: string }>("users.get", { id: (ctx.meta.user as Actor).id });
 			}
@@ -348,6 +361,14 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** Every node with its services, load, and the users requests each served (the admin dashboard). */
 		cluster: {
+			rest: "GET /cluster",
+			http: {
+				route: "admin",
+				summary: "Nodes, their services, load, and how users requests spread over them",
+				tag: "cluster",
+				schema: "ClusterView",
+				errors: [401, 403]
+			},
 			params: { $$strict: true },
 			handler(ctx: Context): Promise<ClusterView> {
 				return describeCluster(ctx, this.broker);
@@ -362,10 +383,29 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 			}
 		},
 
-		/** The OpenAPI 3.1 description of the routes above. */
+		/** The OpenAPI 3.1 description of the routes this gateway serves now, from the registry. */
 		openapi: {
+			rest: "GET /openapi.json",
+			http: { route: "open", summary: "This document", tag: "service", schema: "OpenApiDocument" },
+			params: { $$strict: true },
 			handler(): object {
-				return openApiDocument(ApiService);
+				// Apply a registry change still waiting for moleculer-web's debounce.
+				this.regenerateAllAutoAliases.flush();
+				const actions = new Map(
+					this.broker.registry.getActionList({ skipInternal: true }).map(a => [a.name, a.action])
+				);
+				const routed: RoutedAction[] = [];
+				for (const alias of this.aliases) {
+					const action = alias.action ? actions.get(alias.action) : undefined;
+					if (action?.http) {
+						routed.push({
+							method: alias.method,
+							path: alias.fullPath,
+							action: { ...action, name: alias.action as string }
+						});
+					}
+				}
+				return openApiDocument(routed);
 			}
 		}
 	},
@@ -389,7 +429,68 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 
 		/** The admin route's rule. */
 		authorize(ctx: Context<unknown, GatewayMeta>) {
-			if (ctx.meta.user?.role !== "admin") throw new ForbiddenError("FORBIDDEN", null);
+			if (ctx.meta.user?.role !== "admin") throw gatewayError("ADMIN_REQUIRED");
+		},
+
+		/**
+		 * moleculer-web's alias generation for a route, keeping only the actions
+		 * that declare this route's group (`http.route`), with the
+		 * `Idempotency-Key` stage (15) on those that declare `idempotencyKey`.
+		 */
+		regenerateAutoAliases(route: GatewayRoute) {
+			const group = route.opts.name;
+			const names: string[] = [];
+			const keyed = new Set<string>();
+			for (const service of this.broker.registry.getServiceList({ withActions: true, grouping: true })) {
+				const actions = (service as { actions?: Record<string, unknown> }).actions;
+				for (const action of Object.values(actions ?? {}) as { name: string; http?: ActionHttp }[]) {
+					if (action.http?.route !== group) continue;
+					names.push(action.name);
+					if (action.http.idempotencyKey) keyed.add(action.name);
+				}
+			}
+			route.whitelist = names;
+			route.hasWhitelist = true;
+			(ApiGateway.methods as unknown as ApiMethods).regenerateAutoAliases.call(this, route);
+			for (const alias of this.aliases) {
+				if (alias.route === route && alias._generated && alias.action && keyed.has(alias.action)) {
+					alias.handler = idempotencyStage;
+				}
+			}
+		},
+
+		/** Stage 5's view of the routes: the methods with an alias at this path. */
+		methodsAt(path: string): string[] {
+			const find = () => this.aliases.filter(a => a.action && a.match(path)).map(a => a.method);
+			let methods = find();
+			if (methods.length === 0) {
+				// The registry may have changed since the last (debounced) regeneration.
+				this.regenerateAllAutoAliases.flush();
+				methods = find();
+			}
+			return methods;
+		},
+
+		/** A service whose routes the gateway serves has no instance: its paths are unknown. */
+		routesIncomplete(): boolean {
+			const up = new Set(
+				this.broker.registry.getServiceList({ onlyAvailable: true, skipInternal: true }).map(s => s.name)
+			);
+			return this.settings.upstreams.some(name => !up.has(name));
+		},
+
+		/**
+		 * `X-Served-By` (the one place it is set) and the dashboard's count, for
+		 * actions declaring `servedBy`. An answer without a remote node behind it
+		 * was served here; an error without one never reached a service node.
+		 */
+		markServedBy(req: IncomingRequest, res: ServerResponse, answered: boolean) {
+			if (!httpOf(req)?.servedBy) return;
+			const remote = (req.$ctx?.meta as GatewayMeta | undefined)?.[SERVED_BY];
+			const servedBy = remote ?? (answered ? this.broker.nodeID : undefined);
+			if (!servedBy) return;
+			this.served.add(servedBy);
+			if (this.settings.servedByHeader && !res.headersSent) res.setHeader("X-Served-By", servedBy);
 		},
 
 		/**
@@ -397,13 +498,12 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 		 * errors included) in front: access log, security headers, compression.
 		 */
 		createServer() {
-			const log = (entry: Record<string, unknown>) => this.logger.info(entry, "access");
-			const front = [
-				accessLog(log, clientAddress),
-				helmet({ crossOriginResourcePolicy: { policy: "same-site" } }),
-				// @types/compression types express requests; it only uses node's.
-				compression({ threshold: 1024 }) as unknown as ConnectMiddleware
-			];
+			const front = frontStages({
+				log: entry => this.logger.info(entry, "access"),
+				clientAddress: clientAddressResolver(this.settings.trustProxy),
+				routes: { methodsAt: path => this.methodsAt(path), incomplete: () => this.routesIncomplete() },
+				production: this.settings.production
+			});
 			this.server = http.createServer((req, res) =>
 				runMiddlewares(
 					front,
@@ -419,7 +519,7 @@ const ApiService: ServiceSchema<ApiSettingsSchema, ApiMethods, ApiLocals> = {
 	},
 
 	created() {
-		this.tokens = new TokenService(config.jwt.secret, config.jwt.expiresIn);
+		this.tokens = new TokenService(this.settings.jwt.secret, this.settings.jwt.expiresIn);
 		this.served = new RequestCounter();
 	},
 

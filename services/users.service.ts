@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Context, ServiceSchema, ServiceSettingSchema } from "moleculer";
+import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../src/config";
 import { EmailTakenError, InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
 import { hashPassword, verifyPassword } from "./users/password";
@@ -83,6 +83,7 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 	name: "users",
 
 	settings: {
+		rest: "/users",
 		$secureSettings: ["redisUrl", "admin"],
 		redisUrl: config.redisUrl,
 		keyPrefix: config.redisKeyPrefix,
@@ -102,6 +103,19 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 		/** Public sign-up: always role `user`; 409 EMAIL_TAKEN if the email exists. */
 		register: {
+			rest: "POST /",
+			http: {
+				route: "public",
+				status: 201,
+				location: "/users/{id}",
+				idempotencyKey: true,
+				servedBy: true,
+				summary: "Sign up (role is always `user`)",
+				description: "An `Idempotency-Key` header replays the first answer to a retried request.",
+				tag: "users",
+				schema: "User",
+				errors: [400, 409, 413, 415, 422]
+			},
 			retryPolicy: { enabled: false },
 			params: { $$strict: true, email, name, password },
 			async handler(ctx: Context<UsersRegisterParams>): Promise<PublicUser> {
@@ -111,6 +125,15 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 		/** One user by id; 404 USER_NOT_FOUND. */
 		get: {
+			rest: "GET /:id",
+			http: {
+				route: "authenticated",
+				servedBy: true,
+				summary: "One user",
+				tag: "users",
+				schema: "User",
+				errors: [401, 404, 422]
+			},
 			cache: { keys: ["id"] },
 			params: { $$strict: true, id },
 			async handler(ctx: Context<UsersGetParams>): Promise<PublicUser> {
@@ -122,6 +145,15 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 		/** A page of users in creation order, optionally those whose email or name starts with `q`. */
 		list: {
+			rest: "GET /",
+			http: {
+				route: "authenticated",
+				servedBy: true,
+				summary: "A page of users, optionally those whose name or email starts with `q`",
+				tag: "users",
+				schema: "UserPage",
+				errors: [401, 422]
+			},
 			cache: { keys: ["page", "pageSize", "q"] },
 			params: {
 				$$strict: true,
@@ -153,6 +185,17 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		 * password change needs `currentPassword`. 403, 404 USER_NOT_FOUND, 409 EMAIL_TAKEN.
 		 */
 		update: {
+			rest: "PATCH /:id",
+			http: {
+				route: "authenticated",
+				servedBy: true,
+				summary: "Change name, email, password (role: admins only)",
+				description: "Changing one's own email or password needs `currentPassword`.",
+				access: "self or admin",
+				tag: "users",
+				schema: "User",
+				errors: [400, 401, 403, 404, 409, 413, 415, 422]
+			},
 			retryPolicy: { enabled: false },
 			params: {
 				$$strict: true,
@@ -165,6 +208,15 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 			},
 			async handler(ctx: Context<UsersUpdateParams, UsersMeta>): Promise<PublicUser> {
 				const { id: userId, password: newPassword, currentPassword, ...fields } = ctx.params;
+				if (Object.keys(fields).length === 0 && newPassword == null) {
+					throw new Errors.ValidationError("Parameters validation error!", "VALIDATION_ERROR", [
+						{
+							type: "required",
+							field: "body",
+							message: "At least one of 'name', 'email', 'password' or 'role' is required."
+						}
+					]);
+				}
 				const needsPassword = checkChange(ctx.meta.user, { targetId: userId, ...ctx.params });
 				const existing = await this.store.get(userId);
 				if (!existing) throw new UserNotFoundError(userId);
@@ -183,6 +235,16 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 		/** Deletes a user (oneself, or any as an admin); their tokens stop working. 403, 404 USER_NOT_FOUND. */
 		remove: {
+			rest: "DELETE /:id",
+			http: {
+				route: "authenticated",
+				status: 204,
+				servedBy: true,
+				summary: "Delete a user; their tokens stop working",
+				access: "self or admin",
+				tag: "users",
+				errors: [401, 403, 404, 422]
+			},
 			retryPolicy: { enabled: false },
 			params: { $$strict: true, id },
 			async handler(ctx: Context<UsersRemoveParams, UsersMeta>): Promise<void> {
@@ -229,6 +291,16 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 
 		/** Store reachability and latency of this node (`status: "down"` when unreachable). */
 		health: {
+			rest: "GET /health",
+			http: {
+				route: "open",
+				downStatus: 503,
+				servedBy: true,
+				summary: "Health of one users node: store reachability and latency",
+				description: "503 with the same body when the store is unreachable.",
+				tag: "service",
+				schema: "UsersHealth"
+			},
 			params: { $$strict: true },
 			async handler(): Promise<UsersHealth> {
 				const store: UsersHealth["store"] = {

@@ -38,23 +38,22 @@ export interface DrainOptions {
 	readinessGraceMs: number;
 }
 
-interface DrainState {
-	draining: boolean;
+/** The drain's state, kept on the gateway service (one of its locals). */
+export interface DrainState {
+	draining?: boolean;
 }
-
-const states = new WeakMap<object, DrainState>();
 
 /** True once the broker of this gateway service has started to stop. */
 export function isDraining(service: object): boolean {
-	return states.get(service)?.draining === true;
+	return (service as DrainState).draining === true;
 }
 
 /** Installs the drain of `service`'s HTTP server (moleculer-web's `this.server`). */
 export function drainOnStop(service: Service, httpServer: Server | undefined, opts: DrainOptions): void {
 	if (!httpServer) return;
 	const server = httpServer;
-	const state: DrainState = { draining: false };
-	states.set(service, state);
+	const state = service as Service & DrainState;
+	state.draining = false;
 
 	// Responses whose headers may still be written: they get `Connection: close`
 	// when the drain starts. Runs before moleculer-web's own request listener.

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import proxyAddr from "proxy-addr";
+import { gatewayError } from "./errors";
 
 export type Next = (err?: unknown) => void;
 export type ConnectMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -33,18 +34,20 @@ export function clientAddressResolver(trust: string[]): (req: IncomingMessage) =
 	return req => proxyAddr(req, trusted);
 }
 
-/** 415 for a request body that is not JSON (body-parser silently skips other types). */
-export const requireJsonBody: ConnectMiddleware = (req, res, next) => {
-	const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] != null;
-	if (!hasBody) return next();
+/** `application/json` and `application/<anything>+json`: the only bodies the gateway reads. */
+export function isJsonType(req: IncomingMessage): boolean {
 	const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-	if (type === "application/json" || type.endsWith("+json")) return next();
-	const err = Object.assign(new Error("Content-Type must be application/json"), {
-		type: "UNSUPPORTED_MEDIA_TYPE",
-		code: 415,
-		name: "UnsupportedMediaTypeError"
-	});
-	next(err);
+	return type === "application/json" || /^application\/[a-z0-9!#$&^_.-]+\+json$/.test(type);
+}
+
+/**
+ * 415 for a request body of any other type: the body parser reads exactly
+ * what `isJsonType` accepts, so what passes here has been parsed.
+ */
+export const requireJsonBody: ConnectMiddleware = (req, _res, next) => {
+	const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] != null;
+	if (!hasBody || isJsonType(req)) return next();
+	next(gatewayError("UNSUPPORTED_MEDIA_TYPE"));
 };
 
 /** One access-log entry per request, written when the response is done. */
@@ -94,11 +97,8 @@ export const rejectUnsafeKeys: ConnectMiddleware = (req, _res, next) => {
 		findUnsafeKey(body, "") ?? (body && typeof body === "object" && Object.hasOwn(body, "id") ? "id" : null);
 	if (!field) return next();
 	next(
-		Object.assign(new Error("Parameters validation error!"), {
-			name: "ValidationError",
-			code: 422,
-			type: "VALIDATION_ERROR",
-			data: [{ type: "forbidden", field, message: `The '${field}' field is not allowed in the body.` }]
-		})
+		gatewayError("VALIDATION_ERROR", [
+			{ type: "forbidden", field, message: `The '${field}' field is not allowed in the body.` }
+		])
 	);
 };

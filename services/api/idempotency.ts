@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { Errors, type Service } from "moleculer";
+import type { Service } from "moleculer";
 import type { IncomingRequest } from "moleculer-web";
+import { gatewayError } from "./errors";
 import type { DoneRecord, IdempotencyStore, StoredAnswer } from "./idempotency-store";
 
 /**
- * `Idempotency-Key` on `POST` routes (IETF draft "The Idempotency-Key HTTP
- * Header Field"): the first request with a key is executed and its answer
+ * `Idempotency-Key` on the routes whose action declares `http.idempotencyKey`:
+ * the first request with a key is executed and its answer
  * (status, body, Location) stored in Redis; a later request with the same key
  * and the same payload gets that answer again (`Idempotent-Replayed: true`)
  * and runs nothing. A duplicate arriving while the first is still running waits
@@ -45,38 +46,6 @@ export const DEFAULT_IDEMPOTENCY: IdempotencyOptions = {
 	pollMs: 50
 };
 
-/** 400: the `Idempotency-Key` header is empty, too long or not printable. */
-export class InvalidIdempotencyKeyError extends Errors.MoleculerClientError {
-	constructor() {
-		super("Idempotency-Key must be 1 to 128 printable ASCII characters", 400, "INVALID_IDEMPOTENCY_KEY");
-		this.name = "InvalidIdempotencyKeyError";
-	}
-}
-
-/** 422: the key was first used with a different request. */
-export class IdempotencyKeyReusedError extends Errors.MoleculerClientError {
-	constructor() {
-		super("Idempotency-Key was already used with a different request", 422, "IDEMPOTENCY_KEY_REUSED");
-		this.name = "IdempotencyKeyReusedError";
-	}
-}
-
-/** 409: the first request with this key is still running after the wait. */
-export class IdempotencyKeyInUseError extends Errors.MoleculerClientError {
-	constructor() {
-		super("A request with this Idempotency-Key is still being processed", 409, "IDEMPOTENCY_KEY_IN_USE");
-		this.name = "IdempotencyKeyInUseError";
-	}
-}
-
-/** 503: the shared idempotency store cannot be reached, so no guarantee can be given. */
-export class IdempotencyStoreUnavailableError extends Errors.MoleculerError {
-	constructor() {
-		super("Idempotency store unavailable", 503, "STORE_UNAVAILABLE");
-		this.name = "IdempotencyStoreUnavailableError";
-	}
-}
-
 function canonical(value: unknown): unknown {
 	if (Array.isArray(value)) return value.map(canonical);
 	if (value && typeof value === "object") {
@@ -102,7 +71,7 @@ export function readIdempotencyKey(req: IncomingRequest): string | undefined {
 	const raw = req.headers[IDEMPOTENCY_HEADER];
 	if (raw === undefined) return undefined;
 	const key = Array.isArray(raw) ? raw.join(", ") : raw;
-	if (!VALID_KEY.test(key)) throw new InvalidIdempotencyKeyError();
+	if (!VALID_KEY.test(key)) throw gatewayError("INVALID_IDEMPOTENCY_KEY");
 	return key;
 }
 
@@ -170,8 +139,9 @@ function recordAnswer(
 }
 
 /**
- * moleculer-web alias middleware: `"POST /users": [idempotent(() => store), "users.register"]`.
- * It runs after the route's body parser, rate limit and authentication.
+ * moleculer-web alias middleware, set by the gateway on the aliases of actions
+ * declaring `http.idempotencyKey`. It runs after the route's body parser,
+ * rate limit and authentication.
  */
 export function idempotent(
 	getStore: (service: Service) => IdempotencyStore | undefined,
@@ -191,7 +161,7 @@ export function idempotent(
 		}
 		if (key === undefined) return next();
 		const store = getStore(this);
-		if (!store) return next(new IdempotencyStoreUnavailableError());
+		if (!store) return next(gatewayError("IDEMPOTENCY_STORE_UNAVAILABLE"));
 
 		const body = (req as IncomingRequest & { body?: unknown }).body;
 		const print = fingerprint(req.method ?? "POST", req.parsedUrl ?? req.url ?? "", body);
@@ -204,14 +174,14 @@ export function idempotent(
 					return next();
 				}
 				const { record } = claim;
-				if (record.fingerprint !== print) return next(new IdempotencyKeyReusedError());
+				if (record.fingerprint !== print) return next(gatewayError("IDEMPOTENCY_KEY_REUSED"));
 				if (record.state === "done") return replay(res, record);
-				if (Date.now() >= deadline) return next(new IdempotencyKeyInUseError());
+				if (Date.now() >= deadline) return next(gatewayError("IDEMPOTENCY_KEY_IN_USE"));
 				await sleep(opts.pollMs);
 			}
 		} catch (err) {
 			this.logger.error("Idempotency store failed:", (err as Error).message);
-			return next(new IdempotencyStoreUnavailableError());
+			return next(gatewayError("IDEMPOTENCY_STORE_UNAVAILABLE"));
 		}
 	};
 }

@@ -1,14 +1,14 @@
 /**
- * The OpenAPI 3.1 description of the gateway (SPEC §2). What each route means
- * is written once in `OPERATIONS`; what it accepts is derived from the
- * fastest-validator `params` of the action behind it, so a schema change in a
- * service shows up here without a second edit.
+ * The OpenAPI 3.1 description of the gateway, built from what runs: the
+ * aliases moleculer-web generated from the registry, and for each the action's
+ * `http` declaration (summary, status, errors) and fastest-validator `params`.
+ * A route is described where it is declared, on its action.
  */
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { ActionHttp } from "moleculer";
 import { PROJECT_ROOT } from "../../src/paths";
-import UsersService from "../users.service";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -16,133 +16,14 @@ type JsonSchema = Record<string, unknown>;
 type Rule = Record<string, unknown> | string | boolean;
 export type ParamsSchema = Record<string, Rule>;
 
-export type Access = "public" | "authenticated" | "self or admin" | "admin";
-
-export interface OperationDoc {
-	/** The action the alias calls. */
-	action: string;
-	summary: string;
-	description?: string;
-	access: Access;
-	tag: "service" | "auth" | "users" | "cluster";
-	success: { status: number; description: string; schema?: string; headers?: string[] };
-	/** Error statuses this route answers, besides the 429/503/504 every route may give. */
-	errors: number[];
+/** One alias of the gateway and the action behind it, as the registry holds it. */
+export interface RoutedAction {
+	/** `GET`, `POST`… */
+	method: string;
+	/** moleculer-web's full path: `/users/:id`. */
+	path: string;
+	action: { name: string; params?: ParamsSchema | object; http?: ActionHttp };
 }
-
-/** Every route the gateway serves, as SPEC §2 lists them. Key: `METHOD /path`. */
-export const OPERATIONS: Record<string, OperationDoc> = {
-	"GET /": {
-		action: "api.hello",
-		summary: "Greeting, with the gateway node that answered",
-		access: "public",
-		tag: "service",
-		success: { status: 200, description: "Hello world", schema: "Hello" },
-		errors: []
-	},
-	"GET /health": {
-		action: "api.health",
-		summary: "Readiness: a users instance and its store answer",
-		description:
-			"503 with the same body when a check fails; the body tells which one and how many users instances are up.",
-		access: "public",
-		tag: "service",
-		success: { status: 200, description: "Every check passed", schema: "GatewayHealth" },
-		errors: []
-	},
-	"GET /health/live": {
-		action: "api.live",
-		summary: "Liveness: the gateway process runs",
-		access: "public",
-		tag: "service",
-		success: { status: 200, description: "The process answers", schema: "Live" },
-		errors: []
-	},
-	"GET /users/health": {
-		action: "users.health",
-		summary: "Health of one users node: store reachability and latency",
-		description: "503 with the same body when the store is unreachable.",
-		access: "public",
-		tag: "service",
-		success: { status: 200, description: "The store answers", schema: "UsersHealth", headers: ["X-Served-By"] },
-		errors: []
-	},
-	"POST /users": {
-		action: "users.register",
-		summary: "Sign up (role is always `user`)",
-		description: "An `Idempotency-Key` header replays the first answer to a retried request.",
-		access: "public",
-		tag: "users",
-		success: { status: 201, description: "Created", schema: "User", headers: ["Location", "X-Served-By"] },
-		errors: [400, 409, 413, 415, 422]
-	},
-	"POST /auth/login": {
-		action: "api.login",
-		summary: "Sign in: a bearer token for an email and password",
-		description: "401 with the same message for an unknown email and a wrong password. Stricter rate limit.",
-		access: "public",
-		tag: "auth",
-		success: { status: 200, description: "Signed in", schema: "LoginResult" },
-		errors: [400, 401, 413, 415, 422]
-	},
-	"GET /auth/me": {
-		action: "api.me",
-		summary: "The signed-in user",
-		access: "authenticated",
-		tag: "auth",
-		success: { status: 200, description: "The caller", schema: "User" },
-		errors: [401]
-	},
-	"GET /users": {
-		action: "users.list",
-		summary: "A page of users, optionally those whose name or email starts with `q`",
-		access: "authenticated",
-		tag: "users",
-		success: { status: 200, description: "One page", schema: "UserPage", headers: ["X-Served-By"] },
-		errors: [401, 422]
-	},
-	"GET /users/{id}": {
-		action: "users.get",
-		summary: "One user",
-		access: "authenticated",
-		tag: "users",
-		success: { status: 200, description: "The user", schema: "User", headers: ["X-Served-By"] },
-		errors: [401, 404, 422]
-	},
-	"PATCH /users/{id}": {
-		action: "users.update",
-		summary: "Change name, email, password (role: admins only)",
-		description: "Changing one's own email or password needs `currentPassword`.",
-		access: "self or admin",
-		tag: "users",
-		success: { status: 200, description: "The updated user", schema: "User", headers: ["X-Served-By"] },
-		errors: [400, 401, 403, 404, 409, 413, 415, 422]
-	},
-	"DELETE /users/{id}": {
-		action: "users.remove",
-		summary: "Delete a user; their tokens stop working",
-		access: "self or admin",
-		tag: "users",
-		success: { status: 204, description: "Deleted", headers: ["X-Served-By"] },
-		errors: [401, 403, 404, 422]
-	},
-	"GET /cluster": {
-		action: "api.cluster",
-		summary: "Nodes, their services, load, and how users requests spread over them",
-		access: "admin",
-		tag: "cluster",
-		success: { status: 200, description: "The cluster as the dashboard draws it", schema: "ClusterView" },
-		errors: [401, 403]
-	},
-	"GET /openapi.json": {
-		action: "api.openapi",
-		summary: "This document",
-		access: "public",
-		tag: "service",
-		success: { status: 200, description: "OpenAPI 3.1 document", schema: "OpenApiDocument" },
-		errors: []
-	}
-};
 
 /** `GET /users/:id` (moleculer-web) → `GET /users/{id}` (OpenAPI). */
 export function operationKey(method: string, path: string): string {
@@ -451,34 +332,39 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string; heade
 };
 const ALWAYS = [429, 503, 504];
 
+const SUCCESS: Record<number, string> = { 200: "OK", 201: "Created", 204: "No content" };
+
 function headerRefs(names: string[]): Record<string, unknown> {
 	return Object.fromEntries(names.map(h => [h, { $ref: `#/components/headers/${h}` }]));
 }
 
-/** The OpenAPI 3.1 document, with request schemas taken from the actions' `params`. */
+/** The OpenAPI 3.1 document of these routes, with request schemas taken from the actions' `params`. */
 export function buildOpenApiDocument(opts: {
 	version: string;
 	serverUrl?: string;
-	/** `params` of the actions behind the routes, by full action name. */
-	params: Record<string, ParamsSchema | undefined>;
+	routes: RoutedAction[];
 }): JsonSchema {
 	const paths: Record<string, Record<string, unknown>> = {};
-	for (const [key, doc] of Object.entries(OPERATIONS)) {
-		const [method, path] = key.split(" ");
+	const sorted = [...opts.routes].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+	for (const route of sorted) {
+		const doc = route.action.http;
+		if (!doc) continue;
+		const [method, path] = operationKey(route.method, route.path).split(" ");
 		const pathParams = [...path.matchAll(/\{([^}]+)\}/g)].map(m => m[1]);
-		const params = opts.params[doc.action] ?? {};
+		const params = (route.action.params ?? {}) as ParamsSchema;
 		const parameters: unknown[] = pathParams.map(name => ({
 			name,
 			in: "path",
 			required: true,
 			schema: params[name] !== undefined ? ruleToSchema(params[name]) : { type: "string" }
 		}));
+		const access = doc.access ?? (doc.route === "open" || doc.route === "login" ? "public" : doc.route);
 		const operation: Record<string, unknown> = {
-			operationId: doc.action.replace(/\.(\w)/, (_m, c: string) => c.toUpperCase()),
+			operationId: route.action.name.replace(/\.(\w)/, (_m, c: string) => c.toUpperCase()),
 			summary: doc.summary,
 			tags: [doc.tag],
-			"x-moleculer-action": doc.action,
-			"x-access": doc.access
+			"x-moleculer-action": route.action.name,
+			"x-access": access
 		};
 		if (doc.description) operation.description = doc.description;
 		if (method === "GET" || method === "DELETE") {
@@ -488,37 +374,41 @@ export function buildOpenApiDocument(opts: {
 				parameters.push({ name, in: "query", required: required.has(name), schema });
 			}
 		} else {
+			const schema = paramsToSchema(params, pathParams);
 			operation.requestBody = {
 				required: true,
-				content: { "application/json": { schema: paramsToSchema(params, pathParams) } }
+				content: { "application/json": { schema }, "application/merge-patch+json": { schema } }
 			};
 		}
-		if (method === "POST" && path === "/users") {
+		if (doc.idempotencyKey) {
 			parameters.push({
 				name: "Idempotency-Key",
 				in: "header",
 				required: false,
-				description: "Replays the first answer to a retried sign-up",
+				description: "Replays the first answer to a retried request",
 				schema: { type: "string", maxLength: 128 }
 			});
 		}
 		if (parameters.length) operation.parameters = parameters;
-		if (doc.access !== "public") operation.security = [{ bearer: [] }];
+		if (doc.route === "authenticated" || doc.route === "admin") operation.security = [{ bearer: [] }];
 
-		const success: Record<string, unknown> = {
-			description: doc.success.description,
-			headers: headerRefs(["X-Request-ID", ...(doc.success.headers ?? [])])
-		};
-		if (doc.success.schema) success.content = { "application/json": { schema: ref(doc.success.schema) } };
-		const responses: Record<string, unknown> = { [doc.success.status]: success };
-		if (key === "GET /health" || key === "GET /users/health") {
-			responses[503] = {
+		const status = doc.status ?? 200;
+		const headers = [
+			"X-Request-ID",
+			...(doc.location ? ["Location"] : []),
+			...(doc.servedBy ? ["X-Served-By"] : [])
+		];
+		const success: Record<string, unknown> = { description: SUCCESS[status], headers: headerRefs(headers) };
+		if (doc.schema) success.content = { "application/json": { schema: ref(doc.schema) } };
+		const responses: Record<string, unknown> = { [status]: success };
+		if (doc.downStatus && doc.schema) {
+			responses[doc.downStatus] = {
 				description: "A check failed",
-				content: { "application/json": { schema: ref(doc.success.schema as string) } }
+				content: { "application/json": { schema: ref(doc.schema) } }
 			};
 		}
-		for (const status of [...doc.errors, ...ALWAYS]) {
-			responses[status] ??= { $ref: `#/components/responses/${ERROR_RESPONSES[status].name}` };
+		for (const code of [...(doc.errors ?? []), ...ALWAYS]) {
+			responses[code] ??= { $ref: `#/components/responses/${ERROR_RESPONSES[code].name}` };
 		}
 		operation.responses = responses;
 		(paths[path] ??= {})[method.toLowerCase()] = operation;
@@ -560,33 +450,11 @@ export function buildOpenApiDocument(opts: {
 	};
 }
 
-/** The part of a service schema the document reads. */
-interface ServiceActions {
-	name: string;
-	actions?: object;
-}
+let version: string | undefined;
 
-/** `params` of a service's actions, keyed by full action name. */
-export function actionParams(service: ServiceActions): Record<string, ParamsSchema | undefined> {
-	const out: Record<string, ParamsSchema | undefined> = {};
-	for (const [name, action] of Object.entries(service.actions ?? {}) as [string, unknown][]) {
-		if (action && typeof action === "object" && "params" in action) {
-			out[`${service.name}.${name}`] = action.params as ParamsSchema | undefined;
-		}
-	}
-	return out;
-}
-
-let cached: JsonSchema | undefined;
-
-/** The gateway's document (built once): the users service's schemas plus the gateway's own. */
-export function openApiDocument(gateway: ServiceActions): JsonSchema {
-	if (!cached) {
-		const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string };
-		cached = buildOpenApiDocument({
-			version: pkg.version,
-			params: { ...actionParams(UsersService), ...actionParams(gateway) }
-		});
-	}
-	return cached;
+/** The gateway's document for the routes it serves now. */
+export function openApiDocument(routes: RoutedAction[]): JsonSchema {
+	version ??= (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
+		.version;
+	return buildOpenApiDocument({ version, routes });
 }

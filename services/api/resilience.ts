@@ -1,12 +1,14 @@
 import type { Server } from "node:http";
 import type { Service, ServiceSchema } from "moleculer";
-import { getConfig } from "../../src/config";
 import { drainOnStop } from "./drain";
 import { createIdempotencyStore, type IdempotencyStore } from "./idempotency-store";
 
-const config = getConfig();
-
-const stores = new WeakMap<Service, IdempotencyStore>();
+/** The gateway's part this mixin reads and sets. */
+type Gateway = Service & {
+	settings: { redisUrl?: string; keyPrefix: string };
+	idempotencyStore?: IdempotencyStore;
+	server?: Server;
+};
 
 /**
  * How long a stopping gateway answers `/health` 503 while still accepting
@@ -14,11 +16,6 @@ const stores = new WeakMap<Service, IdempotencyStore>();
  * (the local cluster balancer probes every 250 ms).
  */
 const READINESS_GRACE_MS = 1000;
-
-/** The idempotency store of a gateway service, once it has started. */
-export function idempotencyStoreOf(service: Service): IdempotencyStore | undefined {
-	return stores.get(service);
-}
 
 /**
  * Mixed into the `api` gateway beside moleculer-web: drains the HTTP server
@@ -28,24 +25,23 @@ export function idempotencyStoreOf(service: Service): IdempotencyStore | undefin
  */
 export const GatewayResilienceMixin: Partial<ServiceSchema> = {
 	started(this: Service) {
-		const server = (this as Service & { server?: Server }).server;
-		drainOnStop(this, server, {
+		const gateway = this as Gateway;
+		drainOnStop(this, gateway.server, {
 			timeoutMs: this.broker.options.tracking?.shutdownTimeout ?? 10_000,
 			readinessGraceMs: READINESS_GRACE_MS
 		});
-		if (!config.redisUrl && this.broker.transit) {
+		const { redisUrl, keyPrefix } = gateway.settings;
+		if (!redisUrl && this.broker.transit) {
 			this.logger.warn(
 				"No REDIS_URL: Idempotency-Key answers are kept by this gateway only; other gateways will not replay them."
 			);
 		}
-		stores.set(
-			this,
-			createIdempotencyStore({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger: this.logger })
-		);
+		gateway.idempotencyStore = createIdempotencyStore({ redisUrl, keyPrefix, logger: this.logger });
 	},
 
 	async stopped(this: Service) {
-		await stores.get(this)?.close();
-		stores.delete(this);
+		const gateway = this as Gateway;
+		await gateway.idempotencyStore?.close();
+		gateway.idempotencyStore = undefined;
 	}
 };

@@ -1,52 +1,72 @@
 import { Errors } from "moleculer";
 
-/** 404: no user has this id. */
-export class UserNotFoundError extends Errors.MoleculerClientError {
-	constructor(id: string) {
-		super("User not found", 404, "USER_NOT_FOUND", { id });
-		this.name = "UserNotFoundError";
-	}
-}
-
-/** 409: another user already has this email. */
-export class EmailTakenError extends Errors.MoleculerClientError {
-	constructor(email: string) {
-		super("Email is already registered", 409, "EMAIL_TAKEN", { email });
-		this.name = "EmailTakenError";
-	}
+export interface ErrorEntry {
+	status: number;
+	name: string;
+	message: string;
 }
 
 /**
- * 503: the user store cannot be reached. Not retryable: every users node shares
- * the same store, so asking another one would not help.
+ * Every error type the users service throws, once: status, class name and
+ * default message. The classes below are made from it; the README's error
+ * table is checked against it (test/unit/error-catalogue.test.ts).
  */
-export class StoreUnavailableError extends Errors.MoleculerError {
-	constructor() {
-		super("User store unavailable", 503, "STORE_UNAVAILABLE");
-		this.name = "StoreUnavailableError";
-	}
+export const USERS_ERRORS = {
+	INVALID_CREDENTIALS: { status: 401, name: "InvalidCredentialsError", message: "Invalid email or password" },
+	FORBIDDEN: { status: 403, name: "ForbiddenUserChangeError", message: "You may not change this user" },
+	WRONG_PASSWORD: { status: 403, name: "WrongPasswordError", message: "Current password is wrong" },
+	USER_NOT_FOUND: { status: 404, name: "UserNotFoundError", message: "User not found" },
+	EMAIL_TAKEN: { status: 409, name: "EmailTakenError", message: "Email is already registered" },
+	// Not retryable: every users node shares the same store, so asking another would not help.
+	STORE_UNAVAILABLE: { status: 503, name: "StoreUnavailableError", message: "User store unavailable" }
+} as const satisfies Record<string, ErrorEntry>;
+
+export type UsersErrorType = keyof typeof USERS_ERRORS;
+
+interface Details {
+	message?: string;
+	data?: Record<string, unknown>;
 }
+
+/**
+ * An error class of the catalogue: a `MoleculerClientError` for 4xx (a
+ * `MoleculerError` for 5xx) with the entry's status as `code`, its type and
+ * name; `details` turns the constructor's arguments into a message and data.
+ */
+function errorClass<A extends unknown[]>(type: UsersErrorType, details: (...args: A) => Details = () => ({})) {
+	const { status, name, message } = USERS_ERRORS[type];
+	const Base = status < 500 ? Errors.MoleculerClientError : Errors.MoleculerError;
+	const ErrorClass = class extends Base {
+		constructor(...args: A) {
+			const d = details(...args);
+			super(d.message ?? message, status, type, d.data);
+			this.name = name;
+		}
+	};
+	Object.defineProperty(ErrorClass, "name", { value: name });
+	return ErrorClass;
+}
+
+/** 404: no user has this id. */
+export const UserNotFoundError = errorClass("USER_NOT_FOUND", (id: string) => ({ data: { id } }));
+export type UserNotFoundError = InstanceType<typeof UserNotFoundError>;
+
+/** 409: another user already has this email. */
+export const EmailTakenError = errorClass("EMAIL_TAKEN", (email: string) => ({ data: { email } }));
+export type EmailTakenError = InstanceType<typeof EmailTakenError>;
+
+/** 503: the user store cannot be reached. */
+export const StoreUnavailableError = errorClass("STORE_UNAVAILABLE");
+export type StoreUnavailableError = InstanceType<typeof StoreUnavailableError>;
 
 /** 401: unknown email or wrong password — one message for both. */
-export class InvalidCredentialsError extends Errors.MoleculerClientError {
-	constructor() {
-		super("Invalid email or password", 401, "INVALID_CREDENTIALS");
-		this.name = "InvalidCredentialsError";
-	}
-}
+export const InvalidCredentialsError = errorClass("INVALID_CREDENTIALS");
+export type InvalidCredentialsError = InstanceType<typeof InvalidCredentialsError>;
 
 /** 403: the caller may not act on this user, or may not change this field. */
-export class ForbiddenUserChangeError extends Errors.MoleculerClientError {
-	constructor(reason: string) {
-		super(reason, 403, "FORBIDDEN");
-		this.name = "ForbiddenUserChangeError";
-	}
-}
+export const ForbiddenUserChangeError = errorClass("FORBIDDEN", (reason: string) => ({ message: reason }));
+export type ForbiddenUserChangeError = InstanceType<typeof ForbiddenUserChangeError>;
 
 /** 403: changing one's own email or password needs the right current password. */
-export class WrongPasswordError extends Errors.MoleculerClientError {
-	constructor() {
-		super("Current password is wrong", 403, "WRONG_PASSWORD");
-		this.name = "WrongPasswordError";
-	}
-}
+export const WrongPasswordError = errorClass("WRONG_PASSWORD");
+export type WrongPasswordError = InstanceType<typeof WrongPasswordError>;

@@ -1,3 +1,4 @@
+import UsersService from "../../services/users.service";
 import type { PublicUser, UserPage } from "../../services/users/types";
 import { bearer, login, startGateway, type Gateway } from "../support/gateway";
 import { http } from "../support/node-process";
@@ -224,5 +225,51 @@ describe("api gateway without any users instance", () => {
 
 	it("still answers /health/live", async () => {
 		expect((await http(`${gw.baseUrl}/health/live`)).status).toBe(200);
+	});
+
+	it("answers 503 on any path it cannot place yet, and documents only its own routes", async () => {
+		const res = await http(`${gw.baseUrl}/users/00000000-0000-4000-8000-000000000000`, { method: "PATCH" });
+		expect({ status: res.status, retryAfter: res.headers.get("retry-after"), body: res.body }).toEqual({
+			status: 503,
+			retryAfter: "5",
+			body: {
+				name: "ServiceUnavailableError",
+				message: "Service unavailable",
+				code: 503,
+				type: "SERVICE_UNAVAILABLE"
+			}
+		});
+		const doc = await http<{ paths: Record<string, unknown> }>(`${gw.baseUrl}/openapi.json`);
+		expect(Object.keys(doc.body.paths).sort()).toEqual([
+			"/",
+			"/auth/login",
+			"/auth/me",
+			"/cluster",
+			"/health",
+			"/health/live",
+			"/openapi.json"
+		]);
+	});
+});
+
+describe("api gateway whose users service joins later", () => {
+	let gw: Gateway;
+	beforeAll(async () => {
+		gw = await startGateway({ users: false });
+	});
+	afterAll(() => gw.close());
+
+	it("serves the users routes as soon as the registry has them", async () => {
+		expect((await http(`${gw.baseUrl}/users/health`)).status).toBe(503);
+		gw.broker.createService({
+			...UsersService,
+			settings: { ...UsersService.settings, redisUrl: process.env.TEST_REDIS_URL, keyPrefix: gw.keyPrefix }
+		});
+		await gw.broker.waitForServices("users");
+		const res = await http<{ status: string }>(`${gw.baseUrl}/users/health`);
+		expect(res.status).toBe(200);
+		expect(res.headers.get("x-served-by")).toBe(gw.broker.nodeID);
+		const doc = await http<{ paths: Record<string, Record<string, unknown>> }>(`${gw.baseUrl}/openapi.json`);
+		expect(Object.keys(doc.body.paths["/users/{id}"]).sort()).toEqual(["delete", "get", "patch"]);
 	});
 });

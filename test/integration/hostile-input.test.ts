@@ -11,7 +11,7 @@ const ADMIN = { email: "hostile-admin@example.com", password: "admin password 1"
 
 interface Case {
 	name: string;
-	method: "GET" | "POST" | "PATCH" | "DELETE";
+	method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS";
 	/** Path; `:victim` becomes the victim user's id. */
 	path: string;
 	/** Raw body string or a value sent as JSON. */
@@ -19,7 +19,35 @@ interface Case {
 	contentType?: string;
 	auth?: "victim" | "admin" | "none";
 	status: number;
+	/** The whole error body, when the case pins it. */
+	error?: Record<string, unknown>;
+	/** Headers the answer must carry. */
+	answerHeaders?: Record<string, string>;
 }
+
+const tooDeep = {
+	name: "ValidationError",
+	message: "JSON body nested deeper than 32 levels",
+	code: 422,
+	type: "JSON_TOO_DEEP"
+};
+/** The 422 of a query value that is not one scalar, or of a query on a write. */
+const badQuery = (field: string, message: string) => ({
+	name: "ValidationError",
+	message: "Parameters validation error!",
+	code: 422,
+	type: "VALIDATION_ERROR",
+	data: [{ type: "forbidden", field, message }]
+});
+const notSingle = (field: string) => badQuery(field, `The '${field}' field must be a single value.`);
+const onWrite = (field: string, method: string) =>
+	badQuery(field, `The '${field}' field is not allowed in the query of a ${method}.`);
+const methodNotAllowed = {
+	name: "MethodNotAllowedError",
+	message: "Method not allowed",
+	code: 405,
+	type: "METHOD_NOT_ALLOWED"
+};
 
 const long = (n: number) => "a".repeat(n);
 const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
@@ -27,6 +55,204 @@ const nestedObj = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repeat(de
 const valid = { email: "new-user@example.com", name: "New User", password: "password123" };
 
 const cases: Case[] = [
+	// Request data nested deeper than 32 levels: refused before JSON.parse, whatever the shape
+	{
+		name: "objects 10 000 deep",
+		method: "POST",
+		path: "/users",
+		body: nestedObj(10_000),
+		status: 422,
+		error: tooDeep
+	},
+	{ name: "arrays 10 000 deep", method: "POST", path: "/users", body: nested(10_000), status: 422, error: tooDeep },
+	{
+		name: "objects 10 000 deep inside a field",
+		method: "POST",
+		path: "/users",
+		body: `{"email":"d@example.com","name":${nestedObj(10_000)},"password":"password123"}`,
+		status: 422,
+		error: tooDeep
+	},
+	{
+		name: "arrays 33 deep inside a field",
+		method: "POST",
+		path: "/users",
+		body: `{"email":"d@example.com","name":${nested(32)},"password":"password123"}`,
+		status: 422,
+		error: tooDeep
+	},
+	{
+		name: "login 10 000 deep",
+		method: "POST",
+		path: "/auth/login",
+		body: nested(10_000),
+		status: 422,
+		error: tooDeep
+	},
+	{
+		name: "PATCH 10 000 deep",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: nestedObj(10_000),
+		contentType: "application/merge-patch+json",
+		auth: "victim",
+		status: 422,
+		error: tooDeep
+	},
+	{
+		name: "brackets inside strings do not count",
+		method: "POST",
+		path: "/users",
+		body: { email: "not an email", name: "[".repeat(90), password: "password123" },
+		status: 422
+	},
+	// Query values that are not one scalar, on every route with query parameters
+	{ name: "page[]=1", method: "GET", path: "/users?page[]=1", auth: "victim", status: 422, error: notSingle("page") },
+	{
+		name: "pageSize[]=10",
+		method: "GET",
+		path: "/users?pageSize[]=10",
+		auth: "victim",
+		status: 422,
+		error: notSingle("pageSize")
+	},
+	{
+		name: "repeated page",
+		method: "GET",
+		path: "/users?page=1&page=2",
+		auth: "victim",
+		status: 422,
+		error: notSingle("page")
+	},
+	{
+		name: "q nested by brackets",
+		method: "GET",
+		path: "/users?q[a][b][c][d][e][f]=x",
+		auth: "victim",
+		status: 422,
+		error: notSingle("q")
+	},
+	{
+		name: "__proto__ in the query",
+		method: "GET",
+		path: "/users?__proto__=x",
+		auth: "victim",
+		status: 422
+	},
+	// Writes take their fields from the JSON body only
+	{
+		name: "PATCH name in the query and the body",
+		method: "PATCH",
+		path: "/users/:victim?name=FromQuery",
+		body: { name: "FromBody" },
+		auth: "victim",
+		status: 422,
+		error: onWrite("name", "PATCH")
+	},
+	{
+		name: "PATCH name in the query, no body",
+		method: "PATCH",
+		path: "/users/:victim?name=X",
+		auth: "victim",
+		status: 422,
+		error: onWrite("name", "PATCH")
+	},
+	{
+		name: "DELETE with a query",
+		method: "DELETE",
+		path: "/users/:victim?force=1",
+		auth: "admin",
+		status: 422,
+		error: onWrite("force", "DELETE")
+	},
+	{
+		name: "login fields in the query",
+		method: "POST",
+		path: "/auth/login?email=a@b.co&password=x",
+		status: 422,
+		error: onWrite("email", "POST")
+	},
+	{
+		name: "PATCH without a changeable field",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: {},
+		auth: "victim",
+		status: 422
+	},
+	// Every content type that passes the gate is parsed
+	{
+		name: "merge-patch+json with a wrong currentPassword",
+		method: "PATCH",
+		path: "/users/:victim",
+		body: { email: "changed@example.com", currentPassword: "wrong password" },
+		contentType: "application/merge-patch+json",
+		auth: "victim",
+		status: 403,
+		error: { name: "WrongPasswordError", message: "Current password is wrong", code: 403, type: "WRONG_PASSWORD" }
+	},
+	{
+		name: "vendor +json with an unknown field",
+		method: "POST",
+		path: "/users",
+		body: { ...valid, isAdmin: true },
+		contentType: "application/vnd.rncp+json",
+		status: 422
+	},
+	{
+		name: "text/json",
+		method: "POST",
+		path: "/users",
+		body: valid,
+		contentType: "text/json",
+		status: 415
+	},
+	{
+		name: "+json outside application/",
+		method: "POST",
+		path: "/users",
+		body: valid,
+		contentType: "text/x+json",
+		status: 415
+	},
+	// Methods a known path does not support
+	{
+		name: "PUT /users",
+		method: "PUT",
+		path: "/users",
+		body: valid,
+		status: 405,
+		error: methodNotAllowed,
+		answerHeaders: { allow: "GET, HEAD, POST, OPTIONS" }
+	},
+	{
+		name: "DELETE /health",
+		method: "DELETE",
+		path: "/health",
+		status: 405,
+		error: methodNotAllowed,
+		answerHeaders: { allow: "GET, HEAD, OPTIONS" }
+	},
+	{
+		name: "POST /users/:id",
+		method: "POST",
+		path: "/users/:victim",
+		body: { name: "X" },
+		auth: "admin",
+		status: 405,
+		error: methodNotAllowed,
+		answerHeaders: { allow: "GET, HEAD, PATCH, DELETE, OPTIONS" }
+	},
+	{
+		name: "OPTIONS without a preflight runs nothing",
+		method: "OPTIONS",
+		path: "/users/:victim",
+		auth: "admin",
+		status: 204,
+		answerHeaders: { allow: "GET, HEAD, PATCH, DELETE, OPTIONS" }
+	},
+	{ name: "HEAD /users", method: "HEAD", path: "/users?page=2&pageSize=3", auth: "victim", status: 200 },
+	{ name: "HEAD /users without a token", method: "HEAD", path: "/users", status: 401 },
 	// Malformed JSON and bodies
 	{ name: "truncated JSON", method: "POST", path: "/users", body: '{"email":', status: 400 },
 	{ name: "single quotes", method: "POST", path: "/users", body: "{'email':'a@b.co'}", status: 400 },
@@ -340,10 +566,6 @@ describe("hostile input", () => {
 		await gw.close();
 	});
 
-	it(`has at least 60 cases (${cases.length})`, () => {
-		expect(cases.length).toBeGreaterThanOrEqual(60);
-	});
-
 	it.each(cases.map(c => [c.name, c] as const))("%s → the right 4xx, no 5xx", async (_name, c) => {
 		const headers: Record<string, string> = {};
 		if (c.auth && c.auth !== "none") Object.assign(headers, bearer(tokens[c.auth]));
@@ -358,7 +580,12 @@ describe("hostile input", () => {
 			body
 		});
 		expect(res.status).toBe(c.status);
-		if (res.status >= 400) {
+		for (const [name, value] of Object.entries(c.answerHeaders ?? {})) {
+			expect({ [name]: res.headers.get(name) }).toEqual({ [name]: value });
+		}
+		if (c.method === "HEAD" || c.method === "OPTIONS") expect(res.text).toBe("");
+		if (c.error) expect(res.body).toEqual(c.error);
+		if (res.status >= 400 && c.method !== "HEAD") {
 			expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
 			expect(res.body).toMatchObject({
 				name: expect.any(String),

@@ -91,10 +91,9 @@ describe("api.cluster (GET /cluster), one embedded node", () => {
 		expect(res.status).toBe(403);
 		expect(res.body).toEqual({
 			name: "ForbiddenError",
-			message: "Forbidden",
+			message: "Only an admin may use this route",
 			code: 403,
-			type: "FORBIDDEN",
-			data: null
+			type: "ADMIN_REQUIRED"
 		});
 	});
 });

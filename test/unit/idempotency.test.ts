@@ -1,7 +1,4 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import type { IncomingRequest } from "moleculer-web";
-import * as Idempotency from "../../services/api/idempotency";
 import { fingerprint, readIdempotencyKey } from "../../services/api/idempotency";
 
 const request = (value?: string) =>
@@ -47,18 +44,5 @@ describe("request fingerprint", () => {
 		expect(fingerprint("POST", "/users", { ...body, name: "B" })).not.toBe(base);
 		expect(fingerprint("POST", "/other", body)).not.toBe(base);
 		expect(fingerprint("PUT", "/users", body)).not.toBe(base);
-	});
-});
-
-describe("error catalogue (README): Idempotency-Key errors", () => {
-	const readme = readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
-	const catalogue = new Map(
-		[...readme.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map(m => [m[1], Number(m[2])] as const)
-	);
-	const classes = Object.entries(Idempotency).filter(([name]) => name.endsWith("Error"));
-
-	it.each(classes)("lists %s with its type and status", (_name, ErrorClass) => {
-		const err = new (ErrorClass as new () => { type: string; code: number })();
-		expect(catalogue.get(err.type)).toBe(err.code);
 	});
 });

@@ -185,7 +185,9 @@ export function describeError(err: unknown): string {
 		case 503:
 			return "The service is unavailable right now (no users node answered). Please try again shortly.";
 		case 504:
-			return "The service took too long to answer. Please try again.";
+			return err.type === "OUTCOME_UNKNOWN"
+				? "The service took too long to answer; it may still have done it. Please try again: a sign-up is not made twice."
+				: "The service took too long to answer. Please try again.";
 		default:
 			return err.body.message || `The request failed (${err.status}).`;
 	}

@@ -1,4 +1,4 @@
-import { api } from "../api";
+import { api, ApiError } from "../api";
 import { h, mount } from "../dom";
 import { Form } from "../forms";
 import { flash, href, navigate } from "../router";
@@ -36,8 +36,10 @@ export function signUpView(main: HTMLElement): void {
 			try {
 				await api.register(body, idempotencyKey);
 			} catch (err) {
-				// A corrected form is a new request, not a replay of the refused one.
-				idempotencyKey = crypto.randomUUID();
+				// A refused sign-up (4xx) was not carried out: the corrected form is a new
+				// request. After a timeout, a 5xx or a lost connection it may have been:
+				// the retry keeps the key, so the gateway answers it once.
+				if (err instanceof ApiError && err.status < 500) idempotencyKey = crypto.randomUUID();
 				throw err;
 			}
 			let login;
