@@ -171,9 +171,12 @@ describe("npm run new:service", () => {
 			process.execPath,
 			[
 				path.join(copy, "node_modules", "jest", "bin", "jest.js"),
+				`test/unit/${NAME}.service.test.ts`,
+				"test/unit/compose.test.ts",
+				"test/unit/config.test.ts",
+				// Last: it takes every following word as a project name.
 				"--selectProjects",
-				"unit",
-				`test/unit/${NAME}.service.test.ts`
+				"unit"
 			],
 			{ cwd: copy, encoding: "utf8", env: { ...process.env, REDIS_URL: process.env.TEST_REDIS_URL } }
 		);
