@@ -133,7 +133,7 @@ const ${P}Service: ServiceSchema<${P}Settings> = {
 
 		/** 200 while this node runs. */
 		health: {
-			rest: "GET /health",${http("open", `Health of a ${name} node`)}
+			rest: "GET /health",${http("open", `Health of one ${name} node`)}
 			params: { $$strict: true },
 			handler(): ${P}Health {
 				return { status: "ok", service: "${name}", nodeID: this.broker.nodeID };
@@ -361,7 +361,7 @@ function main(argv: string[]): number {
 	console.log(`
 Next:
   npm run build && npx jest test/unit/${name}.service.test.ts
-  SERVICES=${name} REDIS_URL=redis://127.0.0.1:6379 npm start     # a ${name} node joins the cluster
+  SERVICES=${name} REDIS_URL=redis://127.0.0.1:6379 npm start     # one ${name} node joins the cluster
   curl http://localhost:3001/${name}/hello?name=Ada                 # through any gateway
   docker-compose up -d --build rncp-${name}
 Then describe GET /${name}/hello in the README's REST API table.`);
