@@ -133,7 +133,7 @@ const ${P}Service: ServiceSchema<${P}Settings> = {
 
 		/** 200 while this node runs. */
 		health: {
-			rest: "GET /health",${http("open", `Health of a ${name} node`)}
+			rest: "GET /health",${http("open", `Health of one ${name} node`)}
 			params: { $$strict: true },
 			handler(): ${P}Health {
 				return { status: "ok", service: "${name}", nodeID: this.broker.nodeID };
@@ -282,6 +282,27 @@ function k8sDeployment(root: string, name: string): PlannedFile | undefined {
 	};
 }
 
+/**
+ * `deploy/k8s/redis.yaml` with `name` among the node kinds its NetworkPolicy
+ * lets reach Redis (every node kind talks to the transporter). Undefined when
+ * there is no such policy line to extend.
+ */
+function k8sRedisAccess(root: string, name: string): PlannedFile | undefined {
+	const file = path.join("deploy", "k8s", "redis.yaml");
+	if (!existsSync(path.join(root, file))) return undefined;
+	const source = readFileSync(path.join(root, file), "utf8");
+	const m = /(\{ key: app\.kubernetes\.io\/component, operator: In, values: \[)([^\]]*)(\] \})/.exec(source);
+	if (!m) return undefined;
+	const kinds = m[2].split(",").map(k => k.trim());
+	if (kinds.includes(name)) return undefined;
+	const line = m[1] + [...kinds, name].join(", ") + m[3];
+	return {
+		path: file,
+		content: source.slice(0, m.index) + line + source.slice(m.index + m[0].length),
+		edit: true
+	};
+}
+
 /** The services a node may run, with `name` added (src/config.ts `ALL_SERVICES`). */
 function configWithService(source: string, name: string): string {
 	const m = /^export const ALL_SERVICES = \[([^\]]*)\] as const;$/m.exec(source);
@@ -329,6 +350,8 @@ export function plan(root: string, name: string): PlannedFile[] {
 	];
 	const deployment = k8sDeployment(root, name);
 	if (deployment) files.push(deployment);
+	const redisAccess = deployment && !deployment.skipped ? k8sRedisAccess(root, name) : undefined;
+	if (redisAccess) files.push(redisAccess);
 	for (const f of files) {
 		if (!f.edit && !f.skipped && existsSync(path.join(root, f.path))) throw new RefusedError(`${f.path} exists`);
 	}
@@ -361,7 +384,7 @@ function main(argv: string[]): number {
 	console.log(`
 Next:
   npm run build && npx jest test/unit/${name}.service.test.ts
-  SERVICES=${name} REDIS_URL=redis://127.0.0.1:6379 npm start     # a ${name} node joins the cluster
+  SERVICES=${name} REDIS_URL=redis://127.0.0.1:6379 npm start     # one ${name} node joins the cluster
   curl http://localhost:3001/${name}/hello?name=Ada                 # through any gateway
   docker-compose up -d --build rncp-${name}
 Then describe GET /${name}/hello in the README's REST API table.`);

@@ -123,7 +123,7 @@ describe("npm run new:service", () => {
 		expect(snapshot(copy)).toEqual(before);
 	});
 
-	it("writes the service, its unit test, its compose service and its place in SERVICES", () => {
+	it("writes the service, its unit test, its compose service, its Deployment and its place in SERVICES", () => {
 		const before = snapshot(copy);
 		const res = generate(copy, "--", NAME);
 		expect(res.stderr).toBe("");
@@ -135,7 +135,8 @@ describe("npm run new:service", () => {
 			`test/unit/${NAME}.service.test.ts`,
 			"docker-compose.yml",
 			"src/config.ts",
-			...(after.has(`deploy/k8s/${NAME}.yaml`) ? [`deploy/k8s/${NAME}.yaml`] : [])
+			`deploy/k8s/${NAME}.yaml`,
+			"deploy/k8s/redis.yaml"
 		].sort();
 		expect(changed).toEqual(expected);
 		console.log(res.stdout); // the generator's report, for the README and the issue
@@ -158,7 +159,7 @@ describe("npm run new:service", () => {
 		expect(snapshot(copy)).toEqual(after);
 	});
 
-	it("builds, and its unit test and the compose and config checks pass", () => {
+	it("builds, and its unit test and the compose, config and Kubernetes checks pass", () => {
 		execFileSync(
 			process.execPath,
 			[path.join(copy, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
@@ -171,13 +172,18 @@ describe("npm run new:service", () => {
 			process.execPath,
 			[
 				path.join(copy, "node_modules", "jest", "bin", "jest.js"),
+				`test/unit/${NAME}.service.test.ts`,
+				"test/unit/compose.test.ts",
+				"test/unit/config.test.ts",
+				// The Deployment validates and the new kind may reach Redis (its NetworkPolicy).
+				"test/unit/k8s.test.ts",
+				// Last: it takes every following word as a project name.
 				"--selectProjects",
-				"unit",
-				`test/unit/${NAME}.service.test.ts`
+				"unit"
 			],
 			{ cwd: copy, encoding: "utf8", env: { ...process.env, REDIS_URL: process.env.TEST_REDIS_URL } }
 		);
-		expect([jest.status, jest.stderr]).toEqual([0, expect.stringMatching(/Test Suites: 3 passed, 3 total/)]);
+		expect([jest.status, jest.stderr]).toEqual([0, expect.stringMatching(/Test Suites: 4 passed, 4 total/)]);
 	});
 
 	it("serves its route through a gateway and answers the REPL, over Redis", async () => {
