@@ -64,7 +64,9 @@ function describe(profile: Profile): string {
 	if (has("node_modules/fastify/")) return "fastify peer";
 	if (has("node_modules/@nestjs/")) return has("platform-express") ? "nest gateway" : "nest users";
 	if (has("bench/bare-server")) return "bare";
-	const kind = !has("moleculer-web") ? "users" : has("services/users/store") ? "embedded" : "gateway";
+	// Only a gateway over a transporter sends requests to another node.
+	const remote = profile.nodes.some(n => n.callFrame.functionName === "_sendRequest");
+	const kind = !has("moleculer-web") ? "users" : remote ? "gateway" : "embedded";
 	return `${kind} ${root}`;
 }
 

@@ -121,7 +121,8 @@ function redisClientOf(entry: BrokerStores, opts: RateLimitStoreOptions, broker:
 	const redis = createRedisClient({
 		url: opts.url as string,
 		keyPrefix: opts.keyPrefix,
-		name: "rate-limit",
+		// One per gateway: `CLIENT LIST` shows which.
+		name: `rate-limit-${broker.nodeID}`,
 		logger: broker.getLogger("rate-limit"),
 		// Fail at once while Redis is away rather than queue.
 		enableOfflineQueue: false,
