@@ -79,6 +79,12 @@ export function drainOnStop(service: Service, httpServer: Server | undefined, op
 		const started = Date.now();
 		service.logger.info(`Draining: /health answers 503; listening stops in ${opts.readinessGraceMs} ms.`);
 		await new Promise(resolve => setTimeout(resolve, opts.readinessGraceMs));
+		// Close in the check phase, right after the poll phase has accepted every
+		// pending connection: closing a listener resets the connections still in
+		// its accept queue, and a balancer that cannot probe (nginx) keeps sending
+		// until it is refused. From a timer, the queue holds whatever arrived since
+		// the last poll — on a busy host, requests already sent (a POST then 502s).
+		await new Promise(resolve => setImmediate(resolve));
 		service.logger.info("Draining HTTP connections: no new connection is accepted.");
 		// net.Server#close stops listening and resolves when the last connection
 		// has ended; http.Server#close would also cut the idle keep-alive ones.
