@@ -22,7 +22,7 @@ import {
 	requestIdOptions,
 	requireJsonBody
 } from "./api/pipeline";
-import { rateLimitStore } from "./api/rate-limit-store";
+import { RateLimitBudgets } from "./api/rate-limit-store";
 import { GatewayResilienceMixin } from "./api/resilience";
 import { bearerToken, TokenService } from "./api/tokens";
 import type { Actor } from "./users/policy";
@@ -100,6 +100,8 @@ export interface ApiLocals extends AuthCacheLocals {
 	/** Requests served by each users node, counted by this gateway (the dashboard's spread). */
 	served: RequestCounter;
 	server: http.Server;
+	/** This gateway's rate-limit stores, one per budget, and their one Redis connection. */
+	rateLimitBudgets: RateLimitBudgets;
 	routes: GatewayRoute[];
 	aliases: {
 		action?: string;
@@ -122,7 +124,7 @@ interface GatewayRoute {
 	opts: ApiRouteSchema & { name: HttpRouteGroup };
 	whitelist?: string[];
 	hasWhitelist?: boolean;
-	rateLimit?: { store?: { close?: () => void; resetTime?: number } };
+	rateLimit?: { store?: { resetTime?: number } };
 }
 
 const { UnAuthorizedError, ERR_NO_TOKEN, ERR_INVALID_TOKEN } = ApiGateway.Errors;
@@ -149,13 +151,18 @@ export function gatewaySettings(config: AppConfig) {
  * Per-client limits, one count per budget `name` across the routes that share
  * it; in Redis when there is one, so every gateway shares them.
  */
-function rateLimit(settings: GatewaySettings, name: string, limit: number): ApiRouteSchema["rateLimit"] {
+function rateLimit(
+	settings: GatewaySettings,
+	budgets: RateLimitBudgets,
+	name: string,
+	limit: number
+): ApiRouteSchema["rateLimit"] {
 	return {
 		window: settings.limits.windowMs,
 		limit,
 		headers: true,
 		key: clientAddressResolver(settings.trustProxy),
-		StoreFactory: rateLimitStore({ url: settings.redisUrl, keyPrefix: settings.keyPrefix, name }) as never
+		StoreFactory: budgets.storeFactory(name) as never
 	};
 }
 
@@ -163,19 +170,29 @@ function rateLimit(settings: GatewaySettings, name: string, limit: number): ApiR
  * The five routes, one per `http.route` group. Their aliases come from the
  * registry (`autoAliases`): each route keeps the actions that declare its group.
  */
-function gatewayRoutes(settings: GatewaySettings): ApiRouteSchema[] {
+function gatewayRoutes(settings: GatewaySettings, budgets: RateLimitBudgets): ApiRouteSchema[] {
 	const common = { path: "/", autoAliases: true, mappingPolicy: "restrict" as const, onAfterCall: afterCall };
 	const withBody = { bodyParsers: jsonBodyParser, use: [requireJsonBody, rejectUnsafeKeys] };
 	return [
 		{ name: "open", ...common, bodyParsers: false },
-		{ name: "login", ...common, ...withBody, rateLimit: rateLimit(settings, "login", settings.limits.loginMax) },
-		{ name: "public", ...common, ...withBody, rateLimit: rateLimit(settings, "global", settings.limits.max) },
+		{
+			name: "login",
+			...common,
+			...withBody,
+			rateLimit: rateLimit(settings, budgets, "login", settings.limits.loginMax)
+		},
+		{
+			name: "public",
+			...common,
+			...withBody,
+			rateLimit: rateLimit(settings, budgets, "global", settings.limits.max)
+		},
 		{
 			name: "authenticated",
 			...common,
 			...withBody,
 			authentication: true,
-			rateLimit: rateLimit(settings, "global", settings.limits.max)
+			rateLimit: rateLimit(settings, budgets, "global", settings.limits.max)
 		},
 		{
 			name: "admin",
@@ -183,7 +200,7 @@ function gatewayRoutes(settings: GatewaySettings): ApiRouteSchema[] {
 			bodyParsers: false,
 			authentication: true,
 			authorization: true,
-			rateLimit: rateLimit(settings, "global", settings.limits.max)
+			rateLimit: rateLimit(settings, budgets, "global", settings.limits.max)
 		}
 	];
 }
@@ -250,7 +267,8 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	/** The routes and CORS list are built from the settings, test overrides included. */
 	merged(schema) {
 		const settings = schema.settings as GatewaySettings;
-		settings.routes = gatewayRoutes(settings);
+		this.rateLimitBudgets = new RateLimitBudgets({ url: settings.redisUrl, keyPrefix: settings.keyPrefix });
+		settings.routes = gatewayRoutes(settings, this.rateLimitBudgets);
 		settings.cors = { ...(settings.cors as object), origin: originAllowList(settings.corsOrigins) as never };
 	},
 
@@ -528,7 +546,7 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 	},
 
 	stopped() {
-		for (const route of this.routes ?? []) route.rateLimit?.store?.close?.();
+		this.rateLimitBudgets.close();
 	}
 };
 

@@ -24,11 +24,13 @@
  *   9. content-type gate any other body → 415 (requireJsonBody)
  *  10. unsafe keys      `__proto__`/`constructor`/`prototype`/`id` in the body → 422
  *  11. CORS             exact scheme://host:port of `CORS_ORIGINS`; preflights 204
- *  12. rate limit       per client, shared through Redis (rate-limit-store.ts)
+ *  12. rate limit       per client and budget, shared through Redis; one store
+ *                       per budget and gateway (rate-limit-store.ts)
  *  13. authenticate     bearer token → ctx.meta.user (api.service.ts)
  *  14. authorize        admin routes
  *  15. idempotency      `Idempotency-Key` on actions declaring it (idempotency.ts)
- *  16. call             the action; only GET/HEAD/OPTIONS retried (retry.ts)
+ *  16. call             the action; the request itself is never retried, the
+ *                       idempotent calls inside it are (retry.ts)
  *  17. status/headers   the action's `http` declaration: status, Location,
  *                       X-Served-By (afterCall)
  *  18. error mapping    the catalogue (errors.ts), WWW-Authenticate,

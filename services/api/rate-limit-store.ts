@@ -17,22 +17,16 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`
 );
 
-export interface RateLimitStoreOptions {
+export interface RateLimitBudgetOptions {
 	/** Counters in this Redis, shared by every gateway; none = in this process's memory. */
 	url?: string;
 	keyPrefix: string;
-	/**
-	 * The budget counted: routes given the same name share one count per client
-	 * (global), another name counts apart (login).
-	 */
-	name: string;
 }
 
 /** What a moleculer-web route calls; `resetTime` is read for `X-Rate-Limit-Reset`. */
 export interface RateLimitStore {
 	resetTime: number;
 	inc(key: string): Promise<number> | number;
-	close(): void;
 }
 
 /** Counts of one budget in fixed windows aligned on the clock, in Redis or in memory. */
@@ -48,7 +42,6 @@ abstract class WindowedStore implements RateLimitStore {
 	}
 
 	abstract inc(key: string): Promise<number> | number;
-	abstract close(): void;
 }
 
 class MemoryWindowStore extends WindowedStore {
@@ -64,10 +57,6 @@ class MemoryWindowStore extends WindowedStore {
 		this.counts.set(key, n);
 		return n;
 	}
-
-	close(): void {
-		this.counts.clear();
-	}
 }
 
 /**
@@ -77,7 +66,7 @@ class MemoryWindowStore extends WindowedStore {
 class RedisWindowStore extends WindowedStore {
 	constructor(
 		windowMs: number,
-		private readonly client: SharedClient,
+		private readonly client: Redis,
 		private readonly name: string,
 		private readonly broker: ServiceBroker
 	) {
@@ -89,98 +78,72 @@ class RedisWindowStore extends WindowedStore {
 		const end = this.windowEnd(now);
 		this.resetTime = end;
 		try {
-			return await INCREMENT.run(this.client.redis, [`rl:${this.name}:${end}:${key}`], [end - now + 1000]);
+			return await INCREMENT.run(this.client, [`rl:${this.name}:${end}:${key}`], [end - now + 1000]);
 		} catch (err) {
 			this.broker.getLogger("rate-limit").warn(`Rate limit not counted (Redis): ${(err as Error).message}`);
 			return 0;
 		}
 	}
-
-	close(): void {
-		this.client.release();
-	}
-}
-
-interface SharedClient {
-	redis: Redis;
-	acquire(): void;
-	/** Disconnects once every store that acquired it let go. */
-	release(): void;
-}
-
-/** Per gateway (broker): its stores by budget name, and its one Redis client. */
-interface BrokerStores {
-	stores: Map<string, RateLimitStore>;
-	client?: SharedClient;
-}
-
-const byBroker = new WeakMap<ServiceBroker, BrokerStores>();
-
-function redisClientOf(entry: BrokerStores, opts: RateLimitStoreOptions, broker: ServiceBroker): SharedClient {
-	if (entry.client) return entry.client;
-	const redis = createRedisClient({
-		url: opts.url as string,
-		keyPrefix: opts.keyPrefix,
-		// One per gateway: `CLIENT LIST` shows which.
-		name: `rate-limit-${broker.nodeID}`,
-		logger: broker.getLogger("rate-limit"),
-		// Fail at once while Redis is away rather than queue.
-		enableOfflineQueue: false,
-		// One script call per request, from every connection: those of one
-		// event-loop turn leave in one write (counters need no order between
-		// requests; a failed batch lets each of its requests through, as a
-		// lone failed call does). Measured in docs/performance.md.
-		enableAutoPipelining: true
-	});
-	let users = 0;
-	const client: SharedClient = {
-		redis,
-		acquire() {
-			users++;
-		},
-		release() {
-			if (--users > 0) return;
-			redis.disconnect();
-			if (entry.client === client) entry.client = undefined;
-		}
-	};
-	entry.client = client;
-	return client;
 }
 
 /**
- * A moleculer-web `StoreFactory`. moleculer-web builds a store per route; this
- * hands every route of one gateway with the same `name` one shared store
- * (one count per client across those routes, as documented), and all of a
- * gateway's Redis stores one Redis connection. `close()` (when the gateway
- * stops) is idempotent per route.
+ * One gateway's rate-limit budgets (a service local of the gateway): a store
+ * per budget name, and one Redis connection for all of them. moleculer-web
+ * builds a store per route; `storeFactory(name)` hands every route of the
+ * same budget the same store, so a client has one count per budget across
+ * those routes (global), another name counts apart (login).
  */
-export function rateLimitStore(opts: RateLimitStoreOptions) {
-	return function SharedRateLimitStore(windowMs: number, _settings: RateLimitSettings, broker: ServiceBroker) {
-		let entry = byBroker.get(broker);
-		if (!entry) {
-			entry = { stores: new Map() };
-			byBroker.set(broker, entry);
-		}
-		const brokerEntry = entry;
-		let store = brokerEntry.stores.get(opts.name);
+export class RateLimitBudgets {
+	private readonly stores = new Map<string, RateLimitStore>();
+	private client?: Redis;
+
+	constructor(private readonly opts: RateLimitBudgetOptions) {}
+
+	/** A moleculer-web `StoreFactory` for the routes counted in budget `name`. */
+	storeFactory(
+		name: string
+	): new (windowMs: number, settings: RateLimitSettings, broker: ServiceBroker) => RateLimitStore {
+		const make = (windowMs: number, broker: ServiceBroker) => this.store(name, windowMs, broker);
+		// moleculer-web calls it with `new`: a constructor that returns the shared store.
+		return function BudgetStore(windowMs: number, _settings: RateLimitSettings, broker: ServiceBroker) {
+			return make(windowMs, broker);
+		} as unknown as new (windowMs: number, settings: RateLimitSettings, broker: ServiceBroker) => RateLimitStore;
+	}
+
+	/** The store of budget `name`, made on first use. */
+	store(name: string, windowMs: number, broker: ServiceBroker): RateLimitStore {
+		let store = this.stores.get(name);
 		if (!store) {
-			if (opts.url) {
-				const client = redisClientOf(brokerEntry, opts, broker);
-				client.acquire();
-				store = new RedisWindowStore(windowMs, client, opts.name, broker);
-			} else {
-				store = new MemoryWindowStore(windowMs);
-			}
-			const shared = store;
-			const close = shared.close.bind(shared);
-			shared.close = () => {
-				if (brokerEntry.stores.get(opts.name) !== shared) return;
-				brokerEntry.stores.delete(opts.name);
-				close();
-			};
-			brokerEntry.stores.set(opts.name, shared);
+			store = this.opts.url
+				? new RedisWindowStore(windowMs, this.redis(broker), name, broker)
+				: new MemoryWindowStore(windowMs);
+			this.stores.set(name, store);
 		}
 		return store;
-	} as unknown as new (windowMs: number, settings: RateLimitSettings, broker: ServiceBroker) => RateLimitStore;
+	}
+
+	/** Called when the gateway stops: forgets every count, closes the connection. */
+	close(): void {
+		this.stores.clear();
+		this.client?.disconnect();
+		this.client = undefined;
+	}
+
+	private redis(broker: ServiceBroker): Redis {
+		this.client ??= createRedisClient({
+			url: this.opts.url as string,
+			keyPrefix: this.opts.keyPrefix,
+			// One per gateway: `CLIENT LIST` shows which.
+			name: `rate-limit-${broker.nodeID}`,
+			logger: broker.getLogger("rate-limit"),
+			// Fail at once while Redis is away rather than queue.
+			enableOfflineQueue: false,
+			// One script call per request, from every connection: those of one
+			// event-loop turn leave in one write (counters need no order between
+			// requests; a failed batch lets each of its requests through, as a
+			// lone failed call does). Measured in docs/performance.md.
+			enableAutoPipelining: true
+		});
+		return this.client;
+	}
 }

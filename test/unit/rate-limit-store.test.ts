@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { ServiceBroker } from "moleculer";
-import { rateLimitStore, type RateLimitStore } from "../../services/api/rate-limit-store";
+import { RateLimitBudgets, type RateLimitStore } from "../../services/api/rate-limit-store";
 import { uniqueNamespace } from "../support/node-process";
 import { deleteKeys, waitFor } from "../support/redis-server";
 
@@ -9,11 +9,11 @@ type Factory = new (windowMs: number, settings: object, broker: ServiceBroker) =
 const WINDOW_MS = 60_000;
 
 /** What moleculer-web does for each route with a `rateLimit`. */
-function routeStore(factory: unknown, broker: ServiceBroker): RateLimitStore {
-	return new (factory as Factory)(WINDOW_MS, {}, broker);
+function routeStore(budgets: RateLimitBudgets, name: string, broker: ServiceBroker): RateLimitStore {
+	return new (budgets.storeFactory(name) as Factory)(WINDOW_MS, {}, broker);
 }
 
-describe("rate-limit stores: one per budget and gateway", () => {
+describe("rate-limit budgets: one store per budget and gateway", () => {
 	const brokers: ServiceBroker[] = [];
 	const broker = (nodeID: string) => {
 		const b = new ServiceBroker({ nodeID, logger: false });
@@ -24,10 +24,9 @@ describe("rate-limit stores: one per budget and gateway", () => {
 
 	it("in memory: routes of one budget share one count; another budget counts apart; gateways apart", async () => {
 		const gw = broker(uniqueNamespace("mem"));
-		const [publicRoute, authenticated, admin] = [1, 2, 3].map(() =>
-			routeStore(rateLimitStore({ keyPrefix: "x:", name: "global" }), gw)
-		);
-		const login = routeStore(rateLimitStore({ keyPrefix: "x:", name: "login" }), gw);
+		const budgets = new RateLimitBudgets({ keyPrefix: "x:" });
+		const [publicRoute, authenticated, admin] = [1, 2, 3].map(() => routeStore(budgets, "global", gw));
+		const login = routeStore(budgets, "login", gw);
 		const counts = [
 			publicRoute.inc("1.2.3.4"),
 			authenticated.inc("1.2.3.4"),
@@ -36,9 +35,10 @@ describe("rate-limit stores: one per budget and gateway", () => {
 		];
 		expect(await Promise.all(counts)).toEqual([1, 2, 3, 1]);
 		expect(publicRoute.resetTime % WINDOW_MS).toBe(0);
-		const other = routeStore(rateLimitStore({ keyPrefix: "x:", name: "global" }), broker(uniqueNamespace("mem")));
-		expect(await other.inc("1.2.3.4")).toBe(1);
-		for (const s of [publicRoute, authenticated, admin, login, other]) s.close();
+		const otherGateway = new RateLimitBudgets({ keyPrefix: "x:" });
+		expect(await routeStore(otherGateway, "global", broker(uniqueNamespace("mem"))).inc("1.2.3.4")).toBe(1);
+		budgets.close();
+		otherGateway.close();
 	});
 
 	it("in Redis: one connection per gateway for every route and budget, one count per budget", async () => {
@@ -46,9 +46,8 @@ describe("rate-limit stores: one per budget and gateway", () => {
 		const keyPrefix = `${uniqueNamespace("rl")}:`;
 		const nodeID = uniqueNamespace("gw");
 		const gw = broker(nodeID);
-		const stores = ["global", "global", "global", "login"].map(name =>
-			routeStore(rateLimitStore({ url, keyPrefix, name }), gw)
-		);
+		const budgets = new RateLimitBudgets({ url, keyPrefix });
+		const stores = ["global", "global", "global", "login"].map(name => routeStore(budgets, name, gw));
 		const admin = new Redis(url);
 		try {
 			// Until its connection is up a store lets requests through uncounted (0).
@@ -59,12 +58,12 @@ describe("rate-limit stores: one per budget and gateway", () => {
 					.split("\n")
 					.filter(l => l.includes(`name=rate-limit-${nodeID} `));
 			expect(await connections()).toHaveLength(1);
-			for (const s of stores) s.close();
-			// Closing twice (moleculer-web's routes share the store) is harmless.
-			stores[0].close();
+			budgets.close();
+			// Closing twice (the gateway stops once, but nothing forbids more) is harmless.
+			budgets.close();
 			await waitFor(async () => (await connections()).length === 0, { what: "the connection closed" });
 		} finally {
-			for (const s of stores) s.close();
+			budgets.close();
 			admin.disconnect();
 			await deleteKeys(url, keyPrefix);
 		}
