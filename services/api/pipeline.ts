@@ -26,7 +26,8 @@
  *  11. CORS             exact scheme://host:port of `CORS_ORIGINS`; preflights 204
  *  12. rate limit       per client and budget, shared through Redis; one store
  *                       per budget and gateway (rate-limit-store.ts)
- *  13. authenticate     bearer token → ctx.meta.user (api.service.ts)
+ *  13. authenticate     bearer token → ctx.meta.user; token version and role
+ *                       from the auth-state cache (auth-cache.ts)
  *  14. authorize        admin routes
  *  15. idempotency      `Idempotency-Key` on actions declaring it (idempotency.ts)
  *  16. call             the action; the request itself is never retried, the
