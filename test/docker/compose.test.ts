@@ -118,6 +118,9 @@ maybe("docker-compose.yml in a Docker engine", () => {
 		loadEnv = HIGH_LIMITS;
 		// What an earlier, interrupted run may have left.
 		await project.compose(["down", "-v", "--remove-orphans"]);
+		// An image of an earlier run must not stand in for this tree's: if the
+		// build below fails, so does every step after it.
+		await sh("docker", ["image", "rm", "--force", "rncp-api:local"]).catch(() => undefined);
 	}, 30 * 60_000);
 
 	afterAll(async () => {
