@@ -4,7 +4,7 @@ import { ROOT, spawnProc, type Proc } from "./nodes";
 import { JWT_SECRET, waitUntil } from "./setup";
 
 /*
- * The peers the product is compared with in the same rounds (issue 13): the
+ * The peers the product is compared with in the same rounds: the
  * stacks a user would pick instead. Both serve the product's JSON of the
  * signed-in user, accept the product's token (same JWT_SECRET, issuer,
  * audience), listen on loopback only, and are stopped by pid like every node.

@@ -127,7 +127,7 @@ function ratioFigure(r: { median: number; min: number; max: number }): string {
 	return `${r.median.toFixed(2)}× (rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
 }
 
-/** Every goal of issues 5 and 13 with its figure; `met: null` when its scenario (or peer) did not run. */
+/** Every performance goal with its figure; `met: null` when its scenario (or peer) did not run. */
 export function evaluateGoals(report: BenchReport, bigUsers: number): Goal[] {
 	const goals: Goal[] = [];
 	const cluster = find(report, "cluster: GET /users/:id", "cluster");
