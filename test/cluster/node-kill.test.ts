@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import {
 	authHeaders,
+	carefulSignUps,
 	createCluster,
 	report,
 	request,
@@ -9,8 +9,7 @@ import {
 	summarize,
 	waitForHealthy,
 	type Cluster,
-	type Gateway,
-	type RequestResult
+	type Gateway
 } from "../support/cluster";
 import { http, uniqueNamespace } from "../support/node-process";
 import { waitFor } from "../support/redis-server";
@@ -36,36 +35,13 @@ describe("SIGKILL of one of three users nodes under load", () => {
 		const ids = await seedUsers(gateway.url, headers, 5, "kill");
 		const signal = () => AbortSignal.timeout(CLIENT_TIMEOUT_MS);
 
-		/** A sign-up as a careful client sends it: one Idempotency-Key, retried on 5xx or a network error. */
-		const writes = new Map<string, { email: string; statuses: number[]; ids: string[] }>();
-		const signUp = async (i: number): Promise<RequestResult> => {
-			const key = randomUUID();
-			const email = `kill-w${i}@cluster.test`;
-			const entry = { email, statuses: [] as number[], ids: [] as string[] };
-			writes.set(key, entry);
-			let last: RequestResult = { method: "POST", status: 0, ok: false };
-			for (let attempt = 0; attempt < 4; attempt++) {
-				try {
-					const r = await request(
-						`${gateway.url}/users`,
-						{
-							method: "POST",
-							headers: { ...headers, "idempotency-key": key },
-							json: { email, name: `Kill ${i}`, password: "password-123" },
-							signal: signal()
-						},
-						[201]
-					);
-					entry.statuses.push(r.status);
-					if (r.status === 201) entry.ids.push((r.body as { id: string }).id);
-					last = r;
-					if (r.status < 500) break;
-				} catch {
-					entry.statuses.push(0);
-				}
-			}
-			return last;
-		};
+		const { writes, signUp } = carefulSignUps({
+			url: `${gateway.url}/users`,
+			headers,
+			attempts: 4,
+			timeoutMs: CLIENT_TIMEOUT_MS,
+			body: i => ({ email: `kill-w${i}@cluster.test`, name: `Kill ${i}`, password: "password-123" })
+		});
 
 		const load = startLoad({
 			workers: 6,

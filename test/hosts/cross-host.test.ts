@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
@@ -6,6 +5,7 @@ import path from "node:path";
 import type { ChildProcess } from "node:child_process";
 import {
 	authHeaders,
+	carefulSignUps,
 	clusterEnv,
 	report,
 	request,
@@ -13,7 +13,6 @@ import {
 	startLoad,
 	summarize,
 	waitForHealthy,
-	type RequestResult,
 	type Sample
 } from "../support/cluster";
 import { http, uniqueNamespace, type NodeProcess } from "../support/node-process";
@@ -165,39 +164,13 @@ describeHosts(TITLE, () => {
 		it("routes around a cut users host under load, loses no write, and takes the host back by itself", async () => {
 			const signal = () => AbortSignal.timeout(CLIENT_TIMEOUT_MS);
 			const tag = `part-${transporter.toLowerCase()}`;
-			/** A sign-up as a careful client sends it: one Idempotency-Key, retried on 5xx or a network error. */
-			const writes = new Map<string, { statuses: number[]; ids: string[] }>();
-			const signUp = async (i: number): Promise<RequestResult> => {
-				const key = randomUUID();
-				const entry = { statuses: [] as number[], ids: [] as string[] };
-				writes.set(key, entry);
-				let last: RequestResult = { method: "POST", status: 0, ok: false };
-				for (let attempt = 0; attempt < 5; attempt++) {
-					try {
-						const r = await request(
-							`${gatewayUrl}/users`,
-							{
-								method: "POST",
-								headers: { ...headers, "idempotency-key": key },
-								json: {
-									email: `${tag}-w${i}@hosts.test`,
-									name: `Partition ${i}`,
-									password: "password-123"
-								},
-								signal: signal()
-							},
-							[201]
-						);
-						entry.statuses.push(r.status);
-						if (r.status === 201) entry.ids.push((r.body as { id: string }).id);
-						last = r;
-						if (r.status < 500) break;
-					} catch {
-						entry.statuses.push(0);
-					}
-				}
-				return last;
-			};
+			const { writes, signUp } = carefulSignUps({
+				url: `${gatewayUrl}/users`,
+				headers,
+				attempts: 5,
+				timeoutMs: CLIENT_TIMEOUT_MS,
+				body: i => ({ email: `${tag}-w${i}@hosts.test`, name: `Partition ${i}`, password: "password-123" })
+			});
 			const load = startLoad({
 				workers: 4,
 				maxRequests: 6000,

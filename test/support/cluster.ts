@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { startBalancer, type Balancer } from "../../scripts/balancer";
 import { http, startNode, waitForHealthy, type NodeProcess } from "./node-process";
 import { freePort, waitFor } from "./redis-server";
@@ -233,6 +233,56 @@ export async function request(
 		body: res.body,
 		headers: res.headers
 	};
+}
+
+/** What a client saw of one sign-up: every attempt's status (0: network error), the ids it got. */
+export interface SignUpAttempts {
+	statuses: number[];
+	ids: string[];
+}
+
+/**
+ * Sign-ups as a careful client sends them: one Idempotency-Key per sign-up,
+ * retried up to `attempts` times on a 5xx or a network error. `writes` holds
+ * every sign-up's attempts by key, to check later that none was lost or stored twice.
+ */
+export function carefulSignUps(opts: {
+	url: string;
+	headers: Record<string, string>;
+	attempts: number;
+	timeoutMs: number;
+	body: (i: number) => object;
+}): { writes: Map<string, SignUpAttempts>; signUp(i: number): Promise<RequestResult> } {
+	const writes = new Map<string, SignUpAttempts>();
+	const signUp = async (i: number): Promise<RequestResult> => {
+		const key = randomUUID();
+		const entry: SignUpAttempts = { statuses: [], ids: [] };
+		writes.set(key, entry);
+		const json = opts.body(i);
+		let last: RequestResult = { method: "POST", status: 0, ok: false };
+		for (let attempt = 0; attempt < opts.attempts; attempt++) {
+			try {
+				const r = await request(
+					opts.url,
+					{
+						method: "POST",
+						headers: { ...opts.headers, "idempotency-key": key },
+						json,
+						signal: AbortSignal.timeout(opts.timeoutMs)
+					},
+					[201]
+				);
+				entry.statuses.push(r.status);
+				if (r.status === 201) entry.ids.push((r.body as { id: string }).id);
+				last = r;
+				if (r.status < 500) break;
+			} catch {
+				entry.statuses.push(0);
+			}
+		}
+		return last;
+	};
+	return { writes, signUp };
 }
 
 /** Creates `n` users through `baseUrl`; resolves their ids. */
