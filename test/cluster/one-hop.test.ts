@@ -1,15 +1,16 @@
 import type { PublicUser } from "../../services/users/types";
-import { http, startNode, uniqueNamespace, waitForHealthy, type NodeProcess } from "../support/node-process";
+import {
+	awayFromWindowEdge,
+	http,
+	startNode,
+	uniqueNamespace,
+	waitForHealthy,
+	type NodeProcess
+} from "../support/node-process";
 import { freePort, waitFor } from "../support/redis-server";
 
 const redisUrl = () => process.env.TEST_REDIS_URL as string;
 const WINDOW_MS = 60_000;
-
-/** Waits out the end of a rate-limit window if it is about to roll over. */
-async function awayFromWindowEdge(): Promise<void> {
-	const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-	if (left < 15_000) await new Promise(r => setTimeout(r, left + 100));
-}
 
 interface Node {
 	node: NodeProcess;
@@ -165,7 +166,7 @@ describe("one rate-limit budget across routes, two gateways over Redis", () => {
 		users = startNode({ services: "users", nodeID: `${namespace}-u1`, env });
 		gateways = await Promise.all(["gw1", "gw2"].map(id => startGatewayNode(`${namespace}-${id}`, env)));
 		for (const gw of gateways) await waitForHealthy(gw.url, 1);
-		await awayFromWindowEdge();
+		await awayFromWindowEdge(WINDOW_MS);
 	}, 60_000);
 
 	afterAll(() => Promise.all([users, ...gateways.map(g => g.node)].map(n => n?.stop())));
@@ -206,7 +207,7 @@ describe("one in-memory rate-limit budget in the embedded node", () => {
 			url: `http://127.0.0.1:${port}`
 		};
 		await waitForHealthy(node.url, 1);
-		await awayFromWindowEdge();
+		await awayFromWindowEdge(WINDOW_MS);
 	}, 60_000);
 
 	afterAll(() => node?.node.stop());

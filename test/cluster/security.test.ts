@@ -1,14 +1,15 @@
 import { freePort, waitFor } from "../support/redis-server";
-import { http, startNode, uniqueNamespace, waitForHealthy, type NodeProcess } from "../support/node-process";
+import {
+	awayFromWindowEdge,
+	http,
+	startNode,
+	uniqueNamespace,
+	waitForHealthy,
+	type NodeProcess
+} from "../support/node-process";
 
 const redisUrl = () => process.env.TEST_REDIS_URL as string;
 const WINDOW_MS = 60_000;
-
-/** Waits out the end of a rate-limit window if it is about to roll over. */
-async function awayFromWindowEdge(): Promise<void> {
-	const left = WINDOW_MS - (Date.now() % WINDOW_MS);
-	if (left < 15_000) await new Promise(r => setTimeout(r, left + 100));
-}
 
 describe("rate limits shared by two gateway processes through Redis", () => {
 	const namespace = uniqueNamespace("ratelimit");
@@ -41,7 +42,7 @@ describe("rate limits shared by two gateway processes through Redis", () => {
 			// /health is not rate limited.
 			await waitForHealthy(gw.url, 1);
 		}
-		await awayFromWindowEdge();
+		await awayFromWindowEdge(WINDOW_MS);
 	});
 
 	afterAll(() => Promise.all([users, ...gateways.map(g => g.node)].map(n => n.stop())));

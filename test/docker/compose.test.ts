@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { startLoad, summarize, type Sample } from "../support/cluster";
-import { http } from "../support/node-process";
+import { http, type HttpResult } from "../support/node-process";
 import { freePort, waitFor } from "../support/redis-server";
 import { baseImageOrigins, ComposeProject, ensureEngine, missingTools, ROOT, sh, type Engine } from "./engine";
 
@@ -52,6 +52,49 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 const failuresOf = (samples: Sample[]) => samples.filter(s => !s.ok);
+
+/** One response of a rate-limited route: its status and the X-Rate-Limit-* headers. */
+interface Counted {
+	status: number;
+	/** X-Rate-Limit-Reset: the end of the counting window (ms since the epoch). */
+	reset: string | null;
+	remaining: number;
+}
+
+/**
+ * Sends `send(i)` one after another until a 429, at most `2 × limit + 2` times:
+ * enough to exhaust the budget even if a window edge falls inside the run
+ * (the whole run takes seconds, a window one minute).
+ */
+async function untilLimited(send: (i: number) => Promise<HttpResult>, limit: number): Promise<Counted[]> {
+	const seen: Counted[] = [];
+	for (let i = 0; i < 2 * limit + 2 && seen.at(-1)?.status !== 429; i++) {
+		const res = await send(i);
+		seen.push({
+			status: res.status,
+			reset: res.headers.get("x-rate-limit-reset"),
+			remaining: Number(res.headers.get("x-rate-limit-remaining"))
+		});
+	}
+	return seen;
+}
+
+/**
+ * Every request of the 429's window counted against one budget, whatever the
+ * client's headers said: `status` until the budget (at most `limit`) is spent,
+ * X-Rate-Limit-Remaining falling at each, then 429.
+ */
+function expectOneClient(seen: Counted[], status: number, limit: number): void {
+	const last = seen.at(-1);
+	expect(last?.status).toBe(429);
+	expect(last?.remaining).toBe(0);
+	const window = seen.filter(r => r.reset === last?.reset).slice(0, -1);
+	expect(window.length).toBeLessThanOrEqual(limit);
+	expect(window.map(r => r.status)).toEqual(window.map(() => status));
+	const remaining = window.map(r => r.remaining);
+	expect(remaining).toEqual([...remaining].sort((a, b) => b - a));
+	expect(new Set(remaining).size).toBe(remaining.length);
+}
 
 maybe("docker-compose.yml in a Docker engine", () => {
 	let engine: Engine | undefined;
@@ -185,36 +228,30 @@ maybe("docker-compose.yml in a Docker engine", () => {
 	});
 
 	it("counts clients as nginx sees them: forged X-Forwarded-For headers do not bypass the rate limits", async () => {
-		// Default limits (no environment): 10 logins and 300 requests per client and minute.
-		const logins: number[] = [];
-		for (let i = 0; i < 12; i++) {
-			const res = await http(`${api}/auth/login`, {
-				method: "POST",
-				headers: { "x-forwarded-for": `198.51.100.${i + 1}`, "x-real-ip": `198.51.100.${i + 1}` },
-				json: { email: "nobody@compose.test", password: "wrong-password" }
-			});
-			logins.push(res.status);
-		}
-		// The sign-in of the step before counted too: at most 10 × 401, then only 429.
-		const limited = logins.indexOf(429);
-		expect(limited).toBeGreaterThan(0);
-		expect(limited).toBeLessThanOrEqual(10);
-		expect(logins).toEqual([...Array(limited).fill(401), ...Array(logins.length - limited).fill(429)]);
+		// Default limits (no environment): 10 logins and 300 requests per client and
+		// minute, in windows aligned on the clock. A run may cross a window edge, so
+		// the counts are read per window, from the X-Rate-Limit-Reset header.
+		const logins = await untilLimited(
+			i =>
+				http(`${api}/auth/login`, {
+					method: "POST",
+					headers: { "x-forwarded-for": `198.51.100.${i + 1}`, "x-real-ip": `198.51.100.${i + 1}` },
+					json: { email: "nobody@compose.test", password: "wrong-password" }
+				}),
+			10
+		);
+		expectOneClient(logins, 401, 10);
 
-		const statuses: number[] = [];
-		for (let i = 0; i < 320 && !statuses.includes(429); i++) {
-			// `/` and `/health*` are not limited; `/auth/me` is.
-			const res = await http(`${api}/auth/me`, {
-				headers: { ...auth(), "x-forwarded-for": `203.0.113.${(i % 250) + 1}` }
-			});
-			statuses.push(res.status);
-		}
-		// Every request so far counted against the one client, whatever its header said.
-		expect(statuses.at(-1)).toBe(429);
-		expect(statuses.filter(s => s === 200).length).toBeLessThanOrEqual(300);
+		// `/` and `/health*` are not limited; `/auth/me` is.
+		const reads = await untilLimited(
+			i => http(`${api}/auth/me`, { headers: { ...auth(), "x-forwarded-for": `203.0.113.${(i % 250) + 1}` } }),
+			300
+		);
+		expectOneClient(reads, 200, 300);
 		record("forged-x-forwarded-for", {
-			logins: `${logins.filter(s => s === 401).length} × 401 then ${logins.filter(s => s === 429).length} × 429`,
-			requestsBefore429: statuses.length - 1
+			logins: `${logins.length - 1} × 401 then 429`,
+			requestsBefore429: reads.length - 1,
+			windowEdgesCrossed: new Set(reads.map(r => r.reset)).size - 1
 		});
 	});
 

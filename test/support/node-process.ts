@@ -98,3 +98,13 @@ export function waitForHealthy(baseUrl: string, instances = 1, timeoutMs = 20_00
 		{ timeoutMs, intervalMs: 200, what: `${baseUrl}/health with ${instances} users instance(s)` }
 	);
 }
+
+/**
+ * Waits out the end of a rate-limit window (fixed windows aligned on the
+ * clock, `windowMs` long) when fewer than `marginMs` are left in it, so a test
+ * counting a budget runs inside one window.
+ */
+export async function awayFromWindowEdge(windowMs: number, marginMs = 15_000): Promise<void> {
+	const left = windowMs - (Date.now() % windowMs);
+	if (left < marginMs) await new Promise(r => setTimeout(r, left + 100));
+}
