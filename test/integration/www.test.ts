@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -8,6 +7,7 @@ import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from "
 import { acceptedEncodings, rebaseAssets, StaticFiles } from "../../services/www/static-files";
 import { ROOT, startNode, uniqueNamespace, type NodeProcess } from "../support/node-process";
 import { freePort, waitFor } from "../support/redis-server";
+import { buildWeb } from "../support/web-build";
 
 interface Raw {
 	status: number;
@@ -234,13 +234,7 @@ describe("the www node (real process, the real build)", () => {
 
 	beforeAll(async () => {
 		// The PWA build (vite) is not part of the server build the global setup makes.
-		if (!existsSync(path.join(WEB, "index.html.br"))) {
-			execFileSync(process.execPath, [require.resolve("vite/bin/vite.js"), "build", "-c", "web/vite.config.ts"], {
-				cwd: ROOT,
-				env: { ...process.env, NODE_ENV: "production" },
-				stdio: "inherit"
-			});
-		}
+		if (!existsSync(path.join(WEB, "index.html.br"))) buildWeb();
 		[plain, withCdn] = await Promise.all([startWww({}), startWww({ ASSET_BASE_URL: CDN })]);
 	}, 60_000);
 
