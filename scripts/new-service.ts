@@ -79,9 +79,47 @@ function hasActionHttp(root: string): boolean {
 
 function serviceSource(name: string, withHttp: boolean): string {
 	const P = pascal(name);
-	const http = (route: string, summary: string) =>
-		withHttp ? `\n\t\t\thttp: { route: "${route}", summary: "${summary}", tag: "service" },` : "";
-	return `import type { Context, ServiceSchema } from "moleculer";
+	const http = (route: string, summary: string, schema: string) =>
+		withHttp
+			? `
+			http: {
+				route: "${route}",
+				summary: "${summary}",
+				tag: "${name}",
+				schema: "${P}${schema}"
+			},`
+			: "";
+	const metadata = withHttp
+		? `
+	// The shapes of its answers, for the gateway's OpenAPI document (it reads them from the registry).
+	metadata: {
+		openapi: {
+			tags: [{ name: "${name}", description: "The ${name} service" }],
+			schemas: {
+				${P}Hello: {
+					type: "object",
+					required: ["message", "service", "nodeID"],
+					properties: {
+						message: { type: "string" },
+						service: { const: "${name}" },
+						nodeID: { type: "string" }
+					}
+				},
+				${P}Health: {
+					type: "object",
+					required: ["status", "service", "nodeID"],
+					properties: {
+						status: { const: "ok" },
+						service: { const: "${name}" },
+						nodeID: { type: "string" }
+					}
+				}
+			}
+		} satisfies ServiceOpenApi
+	},
+`
+		: "";
+	return `import type { Context, ${withHttp ? "ServiceOpenApi, " : ""}ServiceSchema } from "moleculer";
 
 export interface ${P}Settings {
 	/** Base path of this service's routes on the gateway. */
@@ -113,11 +151,11 @@ const ${P}Service: ServiceSchema<${P}Settings> = {
 		rest: "/${name}",
 		greeting: "Hello"
 	},
-
+${metadata}
 	actions: {
 		/** Greets \`name\` (default "world") from the node that answered; 422 for unknown params. */
 		hello: {
-			rest: "GET /hello",${http("public", `Example greeting of the ${name} service`)}
+			rest: "GET /hello",${http("public", `Example greeting of the ${name} service`, "Hello")}
 			params: {
 				$$strict: true,
 				name: { type: "string", trim: true, min: 1, max: 100, optional: true }
@@ -133,7 +171,7 @@ const ${P}Service: ServiceSchema<${P}Settings> = {
 
 		/** 200 while this node runs. */
 		health: {
-			rest: "GET /health",${http("open", `Health of one ${name} node`)}
+			rest: "GET /health",${http("open", `Health of one ${name} node`, "Health")}
 			params: { $$strict: true },
 			handler(): ${P}Health {
 				return { status: "ok", service: "${name}", nodeID: this.broker.nodeID };

@@ -1,5 +1,13 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import type { ActionHttp, CallingOptions, Context, HttpRouteGroup, Service, ServiceSchema } from "moleculer";
+import type {
+	ActionHttp,
+	CallingOptions,
+	Context,
+	HttpRouteGroup,
+	Service,
+	ServiceOpenApi,
+	ServiceSchema
+} from "moleculer";
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig, type AppConfig } from "../src/config";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
@@ -425,7 +433,11 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 						});
 					}
 				}
-				return openApiDocument(routed);
+				const services = this.broker.registry
+					.getServiceList({ onlyAvailable: true, skipInternal: true })
+					.map(service => (service.metadata as { openapi?: ServiceOpenApi }).openapi)
+					.filter(openapi => openapi !== undefined);
+				return openApiDocument(routed, services);
 			}
 		}
 	},

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Errors, type Context, type ServiceSchema, type ServiceSettingSchema } from "moleculer";
 import { getConfig } from "../src/config";
 import { EmailTakenError, InvalidCredentialsError, UserNotFoundError, WrongPasswordError } from "./users/errors";
+import { USERS_OPENAPI } from "./users/openapi";
 import { hashPassword, verifyPassword } from "./users/password";
 import { checkChange, checkRemove, type Actor } from "./users/policy";
 import { email, givenPassword, id, name, password, query, role } from "./users/rules";
@@ -93,6 +94,9 @@ const UsersService: ServiceSchema<UsersSettings, UsersMethods, UsersLocals> = {
 		keyPrefix: config.redisKeyPrefix,
 		admin: config.admin
 	},
+
+	// The shapes of its answers, for the gateway's OpenAPI document (it reads them from the registry).
+	metadata: { openapi: USERS_OPENAPI },
 
 	actions: {
 		/** Creates a user with any role (internal: REPL, bootstrap); 409 EMAIL_TAKEN if the email exists. */

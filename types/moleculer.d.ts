@@ -32,10 +32,11 @@ declare module "moleculer" {
 		/** OpenAPI: one line, and the rest. */
 		summary: string;
 		description?: string;
-		tag: "service" | "auth" | "users" | "cluster";
+		/** OpenAPI tag: the gateway's (`service`, `auth`, `cluster`) or one of the service's `metadata.openapi.tags`. */
+		tag: string;
 		/** Who may call it, when finer than the route (`self or admin`). */
 		access?: string;
-		/** OpenAPI component schema of the success body. */
+		/** OpenAPI component schema of the success body: the gateway's, or one of a service's `metadata.openapi.schemas`. */
 		schema?: string;
 		/** Error statuses it answers besides the 429/503/504 of every route. */
 		errors?: number[];
@@ -43,6 +44,19 @@ declare module "moleculer" {
 
 	interface ActionSchema {
 		http?: ActionHttp;
+	}
+
+	/**
+	 * What a service adds to the gateway's OpenAPI document, as its
+	 * `metadata.openapi`: service metadata travels in the registry to every
+	 * node, so the gateway documents the shapes of the services that run,
+	 * from those services, with no import of their code.
+	 */
+	interface ServiceOpenApi {
+		/** Tags its actions' `http.tag` name, with a description. */
+		tags?: { name: string; description: string }[];
+		/** Component schemas (JSON Schema 2020-12, as OpenAPI 3.1 reads it) its actions' `http.schema` name. */
+		schemas?: Record<string, Record<string, unknown>>;
 	}
 
 	/* eslint-disable @typescript-eslint/no-explicit-any -- the defaults must equal Moleculer's to merge */

@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { ActionHttp } from "moleculer";
+import type { ActionHttp, ServiceOpenApi } from "moleculer";
 import { PROJECT_ROOT } from "../../src/paths";
 
 type JsonSchema = Record<string, unknown>;
@@ -150,32 +150,8 @@ export function paramsToSchema(params: ParamsSchema, omit: string[] = []): JsonS
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-const USER: JsonSchema = {
-	type: "object",
-	required: ["id", "email", "name", "role", "createdAt", "updatedAt"],
-	properties: {
-		id: { type: "string", format: "uuid" },
-		email: { type: "string", format: "email" },
-		name: { type: "string" },
-		role: { enum: ["user", "admin"] },
-		createdAt: { type: "string", format: "date-time" },
-		updatedAt: { type: "string", format: "date-time" }
-	}
-};
-
+/** The gateway's own answers; the services' come from their `metadata.openapi` (ServiceOpenApi). */
 const SCHEMAS: Record<string, JsonSchema> = {
-	User: USER,
-	UserPage: {
-		type: "object",
-		required: ["rows", "total", "page", "pageSize", "totalPages"],
-		properties: {
-			rows: { type: "array", items: ref("User") },
-			total: { type: "integer", minimum: 0 },
-			page: { type: "integer", minimum: 1 },
-			pageSize: { type: "integer", minimum: 1, maximum: 100 },
-			totalPages: { type: "integer", minimum: 0 }
-		}
-	},
 	LoginResult: {
 		type: "object",
 		required: ["token", "tokenType", "expiresIn", "user"],
@@ -238,24 +214,6 @@ const SCHEMAS: Record<string, JsonSchema> = {
 							latencyMs: { type: ["number", "null"] }
 						}
 					}
-				}
-			}
-		}
-	},
-	UsersHealth: {
-		type: "object",
-		required: ["status", "nodeID", "store"],
-		properties: {
-			status: { enum: ["ok", "down"] },
-			nodeID: { type: "string" },
-			store: {
-				type: "object",
-				required: ["kind", "reachable", "latencyMs"],
-				properties: {
-					kind: { enum: ["redis", "memory"] },
-					reachable: { type: "boolean" },
-					latencyMs: { type: ["number", "null"] },
-					error: { type: "string" }
 				}
 			}
 		}
@@ -338,11 +296,55 @@ function headerRefs(names: string[]): Record<string, unknown> {
 	return Object.fromEntries(names.map(h => [h, { $ref: `#/components/headers/${h}` }]));
 }
 
-/** The OpenAPI 3.1 document of these routes, with request schemas taken from the actions' `params`. */
+const GATEWAY_TAGS = [
+	{ name: "service", description: "Greeting, health and this document" },
+	{ name: "auth", description: "Tokens" },
+	{ name: "cluster", description: "The admin dashboard's data" }
+];
+
+/** Every `$ref` to a component schema in `value`: `#/components/schemas/User` → `User`. */
+function schemaRefs(value: unknown, found = new Set<string>()): Set<string> {
+	if (Array.isArray(value)) for (const v of value) schemaRefs(v, found);
+	else if (value && typeof value === "object") {
+		for (const [key, v] of Object.entries(value)) {
+			if (key === "$ref" && typeof v === "string" && v.startsWith("#/components/schemas/")) {
+				found.add(v.slice("#/components/schemas/".length));
+			} else schemaRefs(v, found);
+		}
+	}
+	return found;
+}
+
+/**
+ * The components and tags of the document: the gateway's, then those of each
+ * running service (the first to declare a name keeps it). A schema still
+ * referred to but declared by no running service (the gateway's login answer
+ * carries a `User` while no users node runs) is an open object that says so,
+ * so every `$ref` of the document resolves.
+ */
+function mergeDeclarations(services: ServiceOpenApi[], paths: object) {
+	const schemas: Record<string, JsonSchema> = { ...SCHEMAS };
+	const tags = [...GATEWAY_TAGS];
+	for (const service of services) {
+		for (const [name, schema] of Object.entries(service.schemas ?? {})) schemas[name] ??= schema;
+		for (const tag of service.tags ?? []) if (!tags.some(t => t.name === tag.name)) tags.push(tag);
+	}
+	for (const name of schemaRefs([paths, schemas])) {
+		schemas[name] ??= { type: "object", description: "Declared by a service that no node runs now" };
+	}
+	return { schemas, tags };
+}
+
+/**
+ * The OpenAPI 3.1 document of these routes: request schemas from the actions'
+ * `params`, response schemas and tags from the gateway and from `services`
+ * (the `metadata.openapi` of each running service).
+ */
 export function buildOpenApiDocument(opts: {
 	version: string;
 	serverUrl?: string;
 	routes: RoutedAction[];
+	services?: ServiceOpenApi[];
 }): JsonSchema {
 	const paths: Record<string, Record<string, unknown>> = {};
 	const sorted = [...opts.routes].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
@@ -414,6 +416,7 @@ export function buildOpenApiDocument(opts: {
 		(paths[path] ??= {})[method.toLowerCase()] = operation;
 	}
 
+	const { schemas, tags } = mergeDeclarations(opts.services ?? [], paths);
 	const responses = Object.fromEntries(
 		Object.values(ERROR_RESPONSES).map(e => [
 			e.name,
@@ -434,15 +437,10 @@ export function buildOpenApiDocument(opts: {
 				"REST gateway of the RNCP Moleculer cluster. Errors keep moleculer-web's shape { name, message, code, type, data }."
 		},
 		...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
-		tags: [
-			{ name: "service", description: "Greeting, health and this document" },
-			{ name: "auth", description: "Tokens" },
-			{ name: "users", description: "User management" },
-			{ name: "cluster", description: "The admin dashboard's data" }
-		],
+		tags,
 		paths,
 		components: {
-			schemas: SCHEMAS,
+			schemas,
 			responses,
 			headers: HEADERS,
 			securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } }
@@ -452,9 +450,9 @@ export function buildOpenApiDocument(opts: {
 
 let version: string | undefined;
 
-/** The gateway's document for the routes it serves now. */
-export function openApiDocument(routes: RoutedAction[]): JsonSchema {
+/** The gateway's document for the routes it serves now and the services that run now. */
+export function openApiDocument(routes: RoutedAction[], services: ServiceOpenApi[]): JsonSchema {
 	version ??= (JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string })
 		.version;
-	return buildOpenApiDocument({ version, routes });
+	return buildOpenApiDocument({ version, routes, services });
 }

@@ -213,6 +213,23 @@ describe("npm run new:service", () => {
 		const bad = await http<{ code: number; type: string }>(`${url}/${NAME}/hello?nom=Ada`);
 		expect([bad.status, bad.body.type]).toEqual([422, "VALIDATION_ERROR"]);
 
+		// The gateway documents the new route with the answer's shape the new node declared.
+		const doc = await http<{
+			paths: Record<string, { get?: { tags: string[]; responses: Record<string, unknown> } }>;
+			components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+		}>(`${url}/openapi.json`);
+		const hello200 = doc.body.paths[`/${NAME}/hello`]?.get?.responses["200"];
+		expect(hello200).toMatchObject({ content: { "application/json": { schema: { $ref: expect.any(String) } } } });
+		const helloRef = (hello200 as { content: Record<string, { schema: { $ref: string } }> }).content[
+			"application/json"
+		].schema.$ref;
+		expect(doc.body.paths[`/${NAME}/hello`]?.get?.tags).toEqual([NAME]);
+		expect(doc.body.components.schemas[helloRef.split("/").pop() as string]?.properties).toEqual({
+			message: { type: "string" },
+			service: { const: NAME },
+			nodeID: { type: "string" }
+		});
+
 		// The REPL: a bare node joins the same cluster and calls the action.
 		const repl = run(copy, ["--repl", "--no-services"], env);
 		procs.push(repl);

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { operationKey, paramsToSchema, ruleToSchema } from "../../services/api/openapi";
 import UsersService from "../../services/users.service";
+import { USERS_OPENAPI } from "../../services/users/openapi";
 import { email as emailRule, name as nameRule } from "../../services/users/rules";
 import { http } from "../support/node-process";
 
@@ -145,6 +146,51 @@ describe("GET /openapi.json", () => {
 					}
 				}
 			}
+		}
+	});
+	it("takes answer shapes and tags from the running services' metadata, and every $ref resolves", () => {
+		expect(doc.components.schemas.User).toEqual(USERS_OPENAPI.schemas?.User);
+		expect(doc.components.schemas.UserPage).toEqual(USERS_OPENAPI.schemas?.UserPage);
+		expect((doc as unknown as { tags: { name: string }[] }).tags.map(t => t.name)).toEqual([
+			"service",
+			"auth",
+			"cluster",
+			"users"
+		]);
+		const get = doc.paths["/users/{id}"].get.responses["200"];
+		expect(get).toMatchObject({
+			content: { "application/json": { schema: { $ref: "#/components/schemas/User" } } }
+		});
+		expect(unresolvedRefs(doc)).toEqual([]);
+	});
+});
+
+/** `$ref`s to component schemas that the document does not define. */
+function unresolvedRefs(doc: { components: { schemas: Record<string, unknown> } }): string[] {
+	const refs = [...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map(m => m[1]);
+	return [...new Set(refs)].filter(name => !(name in doc.components.schemas));
+}
+
+describe("GET /openapi.json of a gateway with no users node", () => {
+	it("documents the gateway's routes only, and the users shapes they refer to as not declared now", async () => {
+		const broker = new ServiceBroker({ logger: false });
+		broker.createService({ ...ApiService, settings: { ...ApiService.settings, port: 0, ip: "127.0.0.1" } });
+		await broker.start();
+		try {
+			const { port } = (
+				broker.getLocalService("api") as Service & { server: Server }
+			).server.address() as AddressInfo;
+			const res = await http<OpenApiDoc & { tags: { name: string }[] }>(`http://127.0.0.1:${port}/openapi.json`);
+			expect(res.status).toBe(200);
+			expect(res.body.tags.map(t => t.name)).toEqual(["service", "auth", "cluster"]);
+			expect(Object.keys(res.body.paths)).not.toContain("/users");
+			expect(res.body.components.schemas.User).toEqual({
+				type: "object",
+				description: "Declared by a service that no node runs now"
+			});
+			expect(unresolvedRefs(res.body)).toEqual([]);
+		} finally {
+			await broker.stop();
 		}
 	});
 });
