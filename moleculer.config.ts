@@ -5,6 +5,7 @@ import { cacheKey } from "./src/cache-key";
 import { BufferedConsoleLogger } from "./src/log-writer";
 import { jsonFormatter, prettyFormatter } from "./src/logging";
 import { GatewayRetryMiddleware } from "./services/api/retry";
+import { RetryAwareRoundRobinStrategy } from "./src/retry-strategy";
 import { ServedByMiddleware } from "./src/served-by";
 import { tracingOptions } from "./src/tracing";
 import { transporterFromUrl } from "./src/transporter";
@@ -106,7 +107,9 @@ const brokerConfig: BrokerOptions = {
 	// On stop a node first announces it has no services, then waits `stopDelay`
 	// before refusing requests: requests the other nodes sent before they saw the
 	// announcement still arrive and are served (writes are not retried).
-	registry: { strategy: "RoundRobin", preferLocal: true, stopDelay: 500 },
+	// Round robin, a retry going to another node than the one that failed it
+	// (src/retry-strategy.ts).
+	registry: { strategy: RetryAwareRoundRobinStrategy, preferLocal: true, stopDelay: 500 },
 	// Moleculer announces a node's services 1 s after the last one started (a
 	// debounce for nodes that register many); ours run one to three, and that
 	// second is half of a users node's start-to-ready time (docs/performance.md).

@@ -1,8 +1,9 @@
-import { Errors, type Middleware } from "moleculer";
+import { Errors, ServiceBroker, type BrokerOptions, type Context, type Middleware } from "moleculer";
 import brokerConfig from "../../moleculer.config";
 import { GatewayRetryMiddleware } from "../../services/api/retry";
 import { bearer, login, startGateway, type Gateway } from "../support/gateway";
 import { http } from "../support/node-process";
+import { waitFor } from "../support/redis-server";
 
 /**
  * Counts the runs of each action and fails `users.get` with a retryable error
@@ -81,5 +82,81 @@ describe("retries: only the call inside a request, never the request", () => {
 			"api.me": 1,
 			"users.get": 3
 		});
+	});
+});
+
+describe("a retried call goes to another node than the one that failed it", () => {
+	/**
+	 * A caller and three nodes of `where` over the Fake transporter, with the
+	 * project's retry policy (delays shortened) and the given strategy; `u2`
+	 * fails every call with a retryable error, as a node that died unseen does
+	 * until its heartbeats time out. Records which node each attempt reached.
+	 */
+	async function cluster(strategy: NonNullable<BrokerOptions["registry"]>["strategy"]) {
+		const namespace = `retry-strategy-${Math.random().toString(36).slice(2)}`;
+		const attempts = new Map<string, string[]>();
+		const options = (nodeID: string): BrokerOptions => ({
+			namespace,
+			nodeID,
+			logger: false,
+			transporter: "Fake",
+			registry: { ...brokerConfig.registry, strategy },
+			retryPolicy: { ...brokerConfig.retryPolicy, delay: 5, maxDelay: 10 }
+		});
+		const caller = new ServiceBroker(options("caller"));
+		const nodes = ["u1", "u2", "u3"].map(nodeID => {
+			const broker = new ServiceBroker(options(nodeID));
+			broker.createService({
+				name: "where",
+				actions: {
+					get(ctx: Context) {
+						attempts.set(ctx.requestID as string, [
+							...(attempts.get(ctx.requestID as string) ?? []),
+							nodeID
+						]);
+						if (nodeID === "u2")
+							throw new Errors.MoleculerRetryableError("node gone", 503, "SERVICE_NOT_AVAILABLE");
+						return nodeID;
+					}
+				}
+			});
+			return broker;
+		});
+		await Promise.all([caller, ...nodes].map(b => b.start()));
+		await caller.waitForServices({ name: "where" }, 5000);
+		await waitFor(() => caller.registry.getActionEndpoints("where.get")?.count() === 3, { what: "3 endpoints" });
+		return { caller, attempts, stop: () => Promise.all([caller, ...nodes].map(b => b.stop())) };
+	}
+
+	/** 60 concurrent calls: their first attempts spread over the three nodes, the retries all at once. */
+	async function load(caller: ServiceBroker) {
+		return Promise.allSettled(
+			Array.from({ length: 60 }, (_, i) => caller.call("where.get", {}, { requestID: `call-${i}` }))
+		);
+	}
+
+	it("with the project's strategy: every call answered, none sent to the failing node twice", async () => {
+		const { caller, attempts, stop } = await cluster(brokerConfig.registry?.strategy);
+		try {
+			const results = await load(caller);
+			expect(results.filter(r => r.status === "rejected")).toEqual([]);
+			const twice = [...attempts].filter(([, nodes]) => nodes.filter(n => n === "u2").length > 1);
+			expect(twice).toEqual([]);
+			// Balanced as before: the first attempts went to every node.
+			expect(new Set([...attempts.values()].map(nodes => nodes[0]))).toEqual(new Set(["u1", "u2", "u3"]));
+		} finally {
+			await stop();
+		}
+	});
+
+	it("(control) with Moleculer's plain RoundRobin some retries go back to the failing node", async () => {
+		const { caller, attempts, stop } = await cluster("RoundRobin");
+		try {
+			await load(caller);
+			const twice = [...attempts].filter(([, nodes]) => nodes.filter(n => n === "u2").length > 1);
+			expect(twice.length).toBeGreaterThan(0);
+		} finally {
+			await stop();
+		}
 	});
 });
