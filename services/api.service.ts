@@ -10,6 +10,7 @@ import type {
 } from "moleculer";
 import ApiGateway, { type ApiRouteSchema, type ApiSettingsSchema, type IncomingRequest } from "moleculer-web";
 import { getConfig, type AppConfig } from "../src/config";
+import { CHECK_TIMEOUT_MS } from "../src/health";
 import { SERVED_BY, type ServedByMeta } from "../src/served-by";
 import { authCacheMixin, type AuthCacheLocals } from "./api/auth-cache";
 import { describeCluster, RequestCounter, type ClusterView } from "./api/cluster";
@@ -318,7 +319,13 @@ const ApiService: ServiceSchema<GatewaySettings, ApiMethods, ApiLocals> = {
 				if (isDraining(this)) return { status: "down", nodeID: this.broker.nodeID, draining: true, checks };
 				if (instances > 0) {
 					try {
-						const users = await ctx.call<UsersHealth, object>("users.health", {}, { timeout: 2000 });
+						// A probe wants one quick answer: a retried check would hold `/health` at 200
+						// for three timeouts while a users node or its store is cut off.
+						const users = await ctx.call<UsersHealth, object>(
+							"users.health",
+							{},
+							{ timeout: CHECK_TIMEOUT_MS, retries: 0 }
+						);
 						checks.store = {
 							status: users.store.reachable ? "ok" : "down",
 							latencyMs: users.store.latencyMs

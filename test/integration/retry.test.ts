@@ -6,19 +6,20 @@ import { http } from "../support/node-process";
 import { waitFor } from "../support/redis-server";
 
 /**
- * Counts the runs of each action and fails `users.get` with a retryable error
- * while `failures` is positive: what a users node gone mid-call looks like.
+ * Counts the runs of each action and fails `state.action` (`users.get`) with a
+ * retryable error while `failures` is positive: what a users node gone
+ * mid-call looks like.
  */
 function faultyUsersGet() {
 	const runs = new Map<string, number>();
-	const state = { failures: 0 };
+	const state = { failures: 0, action: "users.get" };
 	const middleware: Middleware = {
 		name: "CountRuns",
 		localAction(next, action) {
 			const name = action.name as string;
 			return function countRuns(this: unknown, ctx) {
 				runs.set(name, (runs.get(name) ?? 0) + 1);
-				if (name === "users.get" && state.failures > 0) {
+				if (name === state.action && state.failures > 0) {
 					state.failures--;
 					return Promise.reject(
 						new Errors.MoleculerRetryableError("node gone", 503, "SERVICE_NOT_AVAILABLE")
@@ -70,6 +71,15 @@ describe("retries: only the call inside a request, never the request", () => {
 		fault.state.failures = 0;
 		expect(res.status).toBe(503);
 		expect(Object.fromEntries(fault.runs)).toEqual({ "api.rest": 1, "users.get": 3 });
+	});
+
+	it("GET /health asks users.health once: 503 at the first failure, a probe is not retried", async () => {
+		Object.assign(fault.state, { action: "users.health", failures: 100 });
+		const res = await http<{ status: string; checks: { users: { status: string } } }>(`${gw.baseUrl}/health`);
+		Object.assign(fault.state, { action: "users.get", failures: 0 });
+		expect(res.status).toBe(503);
+		expect(res.body).toMatchObject({ status: "down", checks: { users: { status: "down" } } });
+		expect(Object.fromEntries(fault.runs)).toEqual({ "api.rest": 1, "api.health": 1, "users.health": 1 });
 	});
 
 	it("a gateway action calling users (GET /auth/me → api.me → users.get) is not retried either", async () => {
