@@ -1,4 +1,5 @@
 import { Errors } from "moleculer";
+import type { ErrorEntry } from "../../src/error-catalogue";
 
 /** The error body of every gateway answer: moleculer-web's shape. */
 export interface ErrorBody {
@@ -7,12 +8,6 @@ export interface ErrorBody {
 	code: number;
 	type: string;
 	data?: unknown;
-}
-
-export interface ErrorEntry {
-	status: number;
-	name: string;
-	message: string;
 }
 
 /**

@@ -1,10 +1,5 @@
 import { Errors } from "moleculer";
-
-export interface ErrorEntry {
-	status: number;
-	name: string;
-	message: string;
-}
+import type { ErrorEntry } from "../../src/error-catalogue";
 
 /**
  * Every error type the users service throws, once: status, class name and

@@ -11,6 +11,7 @@ import {
 	type Gateway
 } from "../support/cluster";
 import { http, uniqueNamespace } from "../support/node-process";
+import { storedState } from "../support/redis-server";
 
 /**
  * Cached answers, raw-input validation and bearer tokens through a real
@@ -50,18 +51,7 @@ describe("request rules through a gateway and two users nodes", () => {
 	let snapshotBefore: string;
 
 	/** Every stored key of the namespace and its value; rate-limit counters excluded. */
-	async function snapshot(): Promise<string> {
-		const keys = (await redis.keys(`${namespace}:*`)).filter(k => !k.includes(":rl:")).sort();
-		const values = await Promise.all(
-			keys.map(async k => {
-				const type = await redis.type(k);
-				if (type === "hash") return [k, await redis.hgetall(k)];
-				if (type === "zset") return [k, await redis.zrange(k, 0, -1, "WITHSCORES")];
-				return [k, await redis.get(k)];
-			})
-		);
-		return JSON.stringify(values);
-	}
+	const snapshot = () => storedState(redis, `${namespace}:*`, k => !k.includes(":rl:"));
 
 	/** A token signed with the cluster's secret, with extra header members. */
 	function signed(header: Record<string, unknown>): string {

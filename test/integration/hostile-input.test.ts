@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import type { PublicUser } from "../../services/users/types";
 import { bearer, login, startGateway, type Gateway } from "../support/gateway";
 import { http } from "../support/node-process";
+import { storedState } from "../support/redis-server";
 
 /**
  * Hostile input through real HTTP: every case must get its 4xx (never a 5xx),
@@ -533,18 +534,7 @@ describe("hostile input", () => {
 	let snapshotBefore: string;
 
 	/** Every stored key of this gateway and its value, cache excluded. */
-	async function snapshot(): Promise<string> {
-		const keys = (await redis.keys(`${gw.keyPrefix}*`)).filter(k => !k.includes(":cache")).sort();
-		const values = await Promise.all(
-			keys.map(async k => {
-				const type = await redis.type(k);
-				if (type === "hash") return [k, await redis.hgetall(k)];
-				if (type === "zset") return [k, await redis.zrange(k, 0, -1, "WITHSCORES")];
-				return [k, await redis.get(k)];
-			})
-		);
-		return JSON.stringify(values);
-	}
+	const snapshot = () => storedState(redis, `${gw.keyPrefix}*`, k => !k.includes(":cache"));
 
 	beforeAll(async () => {
 		gw = await startGateway({ admin: ADMIN });

@@ -154,3 +154,21 @@ export async function deleteKeys(url: string, prefix: string): Promise<void> {
 		await admin.quit();
 	}
 }
+
+/**
+ * Every key matching `pattern` (KEYS syntax) that `keep` accepts, with its
+ * value (hashes, sorted sets with scores, strings), as one comparable string:
+ * taken before and after a request, it shows the request changed no data.
+ */
+export async function storedState(redis: Redis, pattern: string, keep: (key: string) => boolean): Promise<string> {
+	const keys = (await redis.keys(pattern)).filter(keep).sort();
+	const values = await Promise.all(
+		keys.map(async k => {
+			const type = await redis.type(k);
+			if (type === "hash") return [k, await redis.hgetall(k)];
+			if (type === "zset") return [k, await redis.zrange(k, 0, -1, "WITHSCORES")];
+			return [k, await redis.get(k)];
+		})
+	);
+	return JSON.stringify(values);
+}
